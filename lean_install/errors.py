@@ -1,0 +1,132 @@
+"""The one error hierarchy of lean-install.
+
+Every error carries structured fields and builds its message from them; only the CLI
+turns an error into text with a hint. Each specific error also inherits the built-in
+it stands for, so callers may catch ``ValueError`` or ``OSError`` as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "LeanInstallError",
+    "ProfileError",
+    "ProfileIssue",
+    "CommandNotFoundError",
+    "EnvironmentInspectionError",
+    "ToolMissingError",
+    "WheelError",
+    "HashMismatchError",
+    "ResolutionError",
+    "PipError",
+]
+
+
+class LeanInstallError(Exception):
+    """Base of every error lean-install raises on purpose.
+
+    ``hint`` says what the user can do about it; ``exit_code`` is what the CLI exits with.
+    """
+
+    exit_code = 1
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileIssue:
+    """One problem in a profile: where (``distributions[3].files[0]``) and what."""
+
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}" if self.where else self.what
+
+
+class ProfileError(LeanInstallError, ValueError):
+    """A usage profile that cannot be read: all problems found, with their places."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, issues: Sequence[ProfileIssue]) -> None:
+        self.source = source
+        self.issues = tuple(issues)
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        first = self.issues[0] if self.issues else ProfileIssue("", "invalid profile")
+        more = f" (and {len(self.issues) - 1} more problems)" if len(self.issues) > 1 else ""
+        return f"{self.source}: {first}{more}"
+
+
+class CommandNotFoundError(LeanInstallError, FileNotFoundError):
+    """The workload command does not exist; exit 127 as a shell does."""
+
+    exit_code = 127
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__(f"command not found: {command}")
+
+
+class ToolMissingError(LeanInstallError, FileNotFoundError):
+    """An external program lean-install needs (strace, pip) is not installed."""
+
+    def __init__(self, tool: str, install_hint: str) -> None:
+        self.tool = tool
+        self.hint = install_hint
+        super().__init__(f"{tool} is not installed")
+
+
+class EnvironmentInspectionError(LeanInstallError, OSError):
+    """The target interpreter could not be run or described itself oddly."""
+
+    def __init__(self, python: str, detail: str) -> None:
+        self.python = python
+        self.detail = detail
+        super().__init__(f"cannot inspect the environment of {python}: {detail}")
+
+
+class WheelError(LeanInstallError, ValueError):
+    """A wheel that is corrupt or unsafe: all problems found in it."""
+
+    exit_code = 2
+
+    def __init__(self, wheel: str, issues: Sequence[str]) -> None:
+        self.wheel = wheel
+        self.issues = tuple(issues)
+        more = f" (and {len(self.issues) - 1} more problems)" if len(self.issues) > 1 else ""
+        super().__init__(f"{wheel}: {self.issues[0] if self.issues else 'invalid wheel'}{more}")
+
+
+class HashMismatchError(LeanInstallError, ValueError):
+    """A downloaded file whose hash is not the one the resolution promised."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, expected: str, actual: str) -> None:
+        self.path = path
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"{path}: hash {actual} does not match the expected {expected}")
+
+
+class ResolutionError(LeanInstallError):
+    """pip could not resolve the requirements."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"pip could not resolve the requirements:\n{detail}")
+
+
+class PipError(LeanInstallError):
+    """A pip subprocess failed."""
+
+    def __init__(self, command: Sequence[str], returncode: int, output: str) -> None:
+        self.command = tuple(command)
+        self.returncode = returncode
+        self.output = output
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        super().__init__(f"{' '.join(self.command[:4])} ... failed (exit {returncode}):\n{tail}")
