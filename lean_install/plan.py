@@ -1,4 +1,4 @@
-"""The plan: for each resolved distribution, keep, strip (with the files to drop) or stub.
+"""The plan: for each resolved distribution, keep, strip (with the files to drop), stub or omit.
 
 The plan is the single source of truth for what is dropped: strip, install, lock and
 report read it and never re-derive it.
@@ -19,9 +19,10 @@ __all__ = [
     "Policy",
     "DistributionPlan",
     "Plan",
+    "WheelListing",
 ]
 
-Decision = Literal["keep", "strip", "stub"]
+Decision = Literal["keep", "strip", "stub", "omit"]
 Policy = Literal["profile", "safe"]
 
 
@@ -144,3 +145,17 @@ class Plan:
             profile_digest=str(data.get("profile-digest", "")),
             distributions=tuple(DistributionPlan.from_dict(d) for d in data["distributions"]),
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelListing:
+    """What planning needs to know of a wheel's contents, without its bytes."""
+
+    dist_info: str
+    """The ``.dist-info`` directory name inside the wheel."""
+    members: Mapping[str, int]
+    """Every file path (as RECORD writes it) and its uncompressed size."""
+    needed: Mapping[str, tuple[str, ...]]
+    """For each ELF shared object member, its DT_NEEDED sonames."""
+    entry_points: str = ""
+    """The text of ``entry_points.txt`` (empty if none)."""
