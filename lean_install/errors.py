@@ -21,6 +21,7 @@ __all__ = [
     "HashMismatchError",
     "ResolutionError",
     "PipError",
+    "PlanError",
 ]
 
 
@@ -130,3 +131,14 @@ class PipError(LeanInstallError):
         self.output = output
         tail = "\n".join(output.strip().splitlines()[-15:])
         super().__init__(f"{' '.join(self.command[:4])} ... failed (exit {returncode}):\n{tail}")
+
+
+class PlanError(LeanInstallError, ValueError):
+    """A plan that cannot be made from what was given (a policy without its profile)."""
+
+    exit_code = 2
+
+    def __init__(self, detail: str, hint: str | None = None) -> None:
+        self.detail = detail
+        self.hint = hint
+        super().__init__(detail)

@@ -419,8 +419,6 @@ def merge_profiles(profiles: Iterable[Profile]) -> Profile:
     versions: dict[str, set[str]] = {}
     for name, version in by_key:
         versions.setdefault(name, set()).add(version)
-    dists = [
-        replace(d, also_seen=tuple(versions[d.name] - {d.version})) for d in by_key.values()
-    ]
+    dists = [replace(d, also_seen=tuple(versions[d.name] - {d.version})) for d in by_key.values()]
     traces.sort(key=lambda t: t.created)
     return Profile(traces=tuple(traces), distributions=tuple(dists))

@@ -1,0 +1,716 @@
+"""The bloat report of an environment: per distribution and per category, what is installed,
+and (with a usage profile) what a workload used and what it never touched.
+
+Sizes are read from the disk, never from RECORD: a file counts with its ``os.lstat`` size
+(regular files and symbolic links; a symlink counts its own size, not its target's). The
+report covers every file any RECORD claims (inside or outside site-packages, such as
+``../../../bin/tool``) and every file under a site-packages directory that no distribution
+claims (*unowned*), each file once. So the report's total is, to the byte, the sum of the
+sizes of the files under site-packages plus the installed files outside it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    from lean_install.environment import Environment, InstalledDistribution
+    from lean_install.profile import DistributionUsage, Profile
+
+__all__ = [
+    "REPORT_VERSION",
+    "Category",
+    "CATEGORIES",
+    "NOT_NEEDED_TO_RUN",
+    "BloatBasis",
+    "categorize",
+    "CategoryUsage",
+    "DistributionReport",
+    "Unowned",
+    "Totals",
+    "ReportEnvironment",
+    "Report",
+    "build_report",
+    "render_table",
+]
+
+REPORT_VERSION = 1
+
+Category = Literal[
+    "shared-library",
+    "bytecode",
+    "source",
+    "tests",
+    "headers",
+    "type-stubs",
+    "data",
+    "metadata",
+]
+CATEGORIES: tuple[Category, ...] = (
+    "shared-library",
+    "bytecode",
+    "source",
+    "tests",
+    "headers",
+    "type-stubs",
+    "data",
+    "metadata",
+)
+NOT_NEEDED_TO_RUN: tuple[Category, ...] = ("tests", "headers", "type-stubs")
+"""Categories no program needs to run: the bloat a report without a profile can name."""
+
+BloatBasis = Literal["profile", "categories"]
+
+_TESTS_DIRS = frozenset({"tests", "test"})
+_HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc")
+_SHARED_LIBRARY = re.compile(r"\.(?:so(?:\.\d+)*|dylib|pyd|dll)$")
+_METADATA_DIRS = (".dist-info", ".egg-info")
+
+
+def categorize(record_path: str, dist_info: str) -> Category:
+    """The category of one installed file, ``record_path`` as RECORD writes it.
+
+    The first rule that matches wins:
+
+    1. ``metadata``: inside the distribution's ``dist_info`` directory.
+    2. ``tests``: a *directory* component named ``tests`` or ``test``. Not ``testing``:
+       ``torch.testing`` and ``numpy.testing`` are runtime modules other code imports.
+    3. ``headers``: ``.h .hh .hpp .hxx .cuh .inc`` files, or anything under an
+       ``include`` directory.
+    4. ``type-stubs``: ``.pyi`` files and ``py.typed`` markers.
+    5. ``shared-library``: ``.so`` (also versioned, ``.so.1.2``), ``.dylib``, ``.pyd``,
+       ``.dll``: what the dynamic loader maps. Static archives and import libraries
+       (``.a``, ``.lib``) are *not* here: nothing maps them at run time, and this category
+       is the one the ``DT_NEEDED`` safety rules care about; they count as ``data``.
+    6. ``bytecode``: ``.pyc`` (and legacy ``.pyo``).
+    7. ``source``: ``.py``.
+    8. ``data``: everything else (executables, ``.pyx``/``.pxd``, ``.pth``, CMake files,
+       static libraries, JSON, ...).
+
+    Names are compared case-insensitively, except the ``.dist-info`` directory name.
+    """
+    parts = record_path.split("/")
+    if dist_info and parts[0] == dist_info:
+        return "metadata"
+    lowered = record_path.lower().split("/")
+    dirs, name = lowered[:-1], lowered[-1]
+    if any(part in _TESTS_DIRS for part in dirs):
+        return "tests"
+    if name.endswith(_HEADER_SUFFIXES) or "include" in dirs:
+        return "headers"
+    if name.endswith(".pyi") or name == "py.typed":
+        return "type-stubs"
+    if _SHARED_LIBRARY.search(name):
+        return "shared-library"
+    if name.endswith((".pyc", ".pyo")):
+        return "bytecode"
+    if name.endswith(".py"):
+        return "source"
+    return "data"
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+# -- the report's types ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryUsage:
+    """Files and bytes installed in one category, and how many of them were used."""
+
+    files: int = 0
+    bytes: int = 0
+    used_files: int = 0
+    used_bytes: int = 0
+
+    @property
+    def unused_files(self) -> int:
+        return self.files - self.used_files
+
+    @property
+    def unused_bytes(self) -> int:
+        return self.bytes - self.used_bytes
+
+    def __add__(self, other: CategoryUsage) -> CategoryUsage:
+        return CategoryUsage(
+            self.files + other.files,
+            self.bytes + other.bytes,
+            self.used_files + other.used_files,
+            self.used_bytes + other.used_bytes,
+        )
+
+    def to_dict(self, *, with_usage: bool = True) -> dict[str, Any]:
+        return _counts_dict(self.files, self.bytes, self.used_files, self.used_bytes, with_usage)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CategoryUsage:
+        return cls(
+            int(data["files"]),
+            int(data["bytes"]),
+            int(data.get("used-files", 0)),
+            int(data.get("used-bytes", 0)),
+        )
+
+
+def _counts_dict(
+    files: int, size: int, used_files: int, used_bytes: int, with_usage: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"files": files, "bytes": size}
+    if with_usage:
+        out |= {
+            "used-files": used_files,
+            "used-bytes": used_bytes,
+            "unused-files": files - used_files,
+            "unused-bytes": size - used_bytes,
+            "unused-share": round(_share(size - used_bytes, size), 6),
+        }
+    return out
+
+
+def _categories_dict(
+    categories: Mapping[Category, CategoryUsage], with_usage: bool
+) -> dict[str, Any]:
+    return {c: categories[c].to_dict(with_usage=with_usage) for c in CATEGORIES if c in categories}
+
+
+def _categories_from(data: Mapping[str, Any]) -> dict[Category, CategoryUsage]:
+    return {c: CategoryUsage.from_dict(data[c]) for c in CATEGORIES if c in data}
+
+
+def _sum_categories(
+    many: Iterable[Mapping[Category, CategoryUsage]],
+) -> dict[Category, CategoryUsage]:
+    out: dict[Category, CategoryUsage] = {}
+    for categories in many:
+        for category, usage in categories.items():
+            out[category] = out.get(category, CategoryUsage()) + usage
+    return {c: out[c] for c in CATEGORIES if c in out}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistributionReport:
+    """One distribution: its files on disk, by category, and what of them was used."""
+
+    name: str
+    version: str
+    files: int
+    bytes: int
+    used_files: int = 0
+    used_bytes: int = 0
+    categories: dict[Category, CategoryUsage] = field(default_factory=dict)
+    profile_version: str | None = None
+    """The version the profile saw, when it differs from the installed one."""
+    missing: int = 0
+    """RECORD entries whose file is not on disk (not counted anywhere else)."""
+
+    @property
+    def unused_files(self) -> int:
+        return self.files - self.used_files
+
+    @property
+    def unused_bytes(self) -> int:
+        return self.bytes - self.used_bytes
+
+    @property
+    def unused_share(self) -> float:
+        return _share(self.unused_bytes, self.bytes)
+
+    def to_dict(self, *, with_usage: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "version": self.version}
+        if with_usage:
+            out["profile-version"] = self.profile_version
+        out |= _counts_dict(self.files, self.bytes, self.used_files, self.used_bytes, with_usage)
+        out["missing"] = self.missing
+        out["categories"] = _categories_dict(self.categories, with_usage)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DistributionReport:
+        return cls(
+            name=str(data["name"]),
+            version=str(data["version"]),
+            files=int(data["files"]),
+            bytes=int(data["bytes"]),
+            used_files=int(data.get("used-files", 0)),
+            used_bytes=int(data.get("used-bytes", 0)),
+            categories=_categories_from(data.get("categories", {})),
+            profile_version=data.get("profile-version"),
+            missing=int(data.get("missing", 0)),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unowned:
+    """Files under site-packages that no distribution claims (stray ``__pycache__``,
+    leftovers of uninstalled packages, ``.pth`` files of legacy installs)."""
+
+    files: int = 0
+    bytes: int = 0
+    categories: dict[Category, CategoryUsage] = field(default_factory=dict)
+    paths: tuple[str, ...] = ()
+    """Their absolute paths, sorted."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "categories": _categories_dict(self.categories, False),
+            "paths": list(self.paths),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Unowned:
+        return cls(
+            files=int(data["files"]),
+            bytes=int(data["bytes"]),
+            categories=_categories_from(data.get("categories", {})),
+            paths=tuple(str(p) for p in data.get("paths", ())),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Totals:
+    """The whole environment: every distribution plus the unowned files."""
+
+    files: int
+    bytes: int
+    used_files: int
+    used_bytes: int
+    missing: int
+    categories: dict[Category, CategoryUsage]
+
+    @property
+    def unused_files(self) -> int:
+        return self.files - self.used_files
+
+    @property
+    def unused_bytes(self) -> int:
+        return self.bytes - self.used_bytes
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportEnvironment:
+    """Which environment a report describes."""
+
+    python: str
+    executable: str
+    prefix: str
+    site_packages: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "python": self.python,
+            "executable": self.executable,
+            "prefix": self.prefix,
+            "site-packages": list(self.site_packages),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReportEnvironment:
+        return cls(
+            python=str(data["python"]),
+            executable=str(data["executable"]),
+            prefix=str(data["prefix"]),
+            site_packages=tuple(str(p) for p in data["site-packages"]),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    """The bloat report of one environment, optionally measured against a profile.
+
+    Without a profile nothing is known to be used: ``unused_bytes`` is None and the bloat
+    is what no program needs to run (``NOT_NEEDED_TO_RUN``: tests, headers, type stubs).
+    With a profile the bloat is every byte the profile did not use, unowned files included
+    (no profile can attribute them).
+    """
+
+    environment: ReportEnvironment
+    distributions: tuple[DistributionReport, ...]
+    unowned: Unowned
+    has_profile: bool
+
+    @property
+    def totals(self) -> Totals:
+        dists = self.distributions
+        return Totals(
+            files=sum(d.files for d in dists) + self.unowned.files,
+            bytes=sum(d.bytes for d in dists) + self.unowned.bytes,
+            used_files=sum(d.used_files for d in dists),
+            used_bytes=sum(d.used_bytes for d in dists),
+            missing=sum(d.missing for d in dists),
+            categories=_sum_categories([*(d.categories for d in dists), self.unowned.categories]),
+        )
+
+    @property
+    def unused_bytes(self) -> int | None:
+        return self.totals.unused_bytes if self.has_profile else None
+
+    @property
+    def bloat_basis(self) -> BloatBasis:
+        return "profile" if self.has_profile else "categories"
+
+    @property
+    def bloat_bytes(self) -> int:
+        totals = self.totals
+        if self.has_profile:
+            return totals.unused_bytes
+        return sum(totals.categories[c].bytes for c in NOT_NEEDED_TO_RUN if c in totals.categories)
+
+    @property
+    def bloat_share(self) -> float:
+        """Bloat bytes over installed bytes (unused over total, with a profile)."""
+        return _share(self.bloat_bytes, self.totals.bytes)
+
+    def to_dict(self) -> dict[str, Any]:
+        totals = self.totals
+        with_usage = self.has_profile
+        totals_dict = _counts_dict(
+            totals.files, totals.bytes, totals.used_files, totals.used_bytes, with_usage
+        )
+        totals_dict |= {
+            "missing": totals.missing,
+            "bloat-bytes": self.bloat_bytes,
+            "bloat-share": round(self.bloat_share, 6),
+            "bloat-basis": self.bloat_basis,
+            "categories": _categories_dict(totals.categories, with_usage),
+        }
+        return {
+            "report-version": REPORT_VERSION,
+            "environment": self.environment.to_dict(),
+            "has-profile": self.has_profile,
+            "totals": totals_dict,
+            "distributions": [d.to_dict(with_usage=with_usage) for d in self.distributions],
+            "unowned": self.unowned.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        return cls(
+            environment=ReportEnvironment.from_dict(data["environment"]),
+            distributions=tuple(DistributionReport.from_dict(d) for d in data["distributions"]),
+            unowned=Unowned.from_dict(data["unowned"]),
+            has_profile=bool(data["has-profile"]),
+        )
+
+
+# -- measuring ------------------------------------------------------------------------
+
+
+class _Tally:
+    """Mutable counts while one distribution (or the unowned files) is measured."""
+
+    def __init__(self) -> None:
+        self.categories: dict[Category, CategoryUsage] = {}
+        self.missing = 0
+
+    def add(self, category: Category, size: int, used: bool) -> None:
+        one = CategoryUsage(1, size, int(used), size if used else 0)
+        self.categories[category] = self.categories.get(category, CategoryUsage()) + one
+
+    def total(self) -> CategoryUsage:
+        return sum(self.categories.values(), CategoryUsage())
+
+    def ordered(self) -> dict[Category, CategoryUsage]:
+        return {c: self.categories[c] for c in CATEGORIES if c in self.categories}
+
+
+@dataclass(frozen=True)
+class _Used:
+    """What a profile says one distribution used, as RECORD paths."""
+
+    paths: frozenset[str] = frozenset()
+    scripts: frozenset[str] = frozenset()
+    profile_version: str | None = None
+
+    def covers(self, record_path: str) -> bool:
+        if record_path in self.paths:
+            return True
+        outside = record_path.startswith(("../", "/"))
+        return outside and record_path.rsplit("/", 1)[-1] in self.scripts
+
+
+def _source_of(pyc: str) -> str:
+    """``pkg/__pycache__/mod.cpython-311.pyc`` (or legacy ``pkg/mod.pyc``) -> ``pkg/mod.py``."""
+    head, _, name = pyc.rpartition("/")
+    if head == "__pycache__" or head.endswith("/__pycache__"):
+        head = head[: -len("__pycache__")].rstrip("/")
+        name = name.split(".", 1)[0] + ".pyc"
+    source = name[: -len(".pyc")] + ".py"
+    return f"{head}/{source}" if head else source
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _used_by(profile: Profile, name: str, version: str) -> _Used:
+    """The profile's usage of ``name``: its entry at ``version``, else every entry it has."""
+    entries: list[DistributionUsage] = profile.find(name)
+    exact = [e for e in entries if _same_version(e.version, version)]
+    chosen = exact or entries
+    paths = {p for e in chosen for p in (*e.files, *e.probed)}
+    paths |= {_source_of(p) for p in paths if p.endswith(".pyc")}
+    scripts = {s.rstrip("/").rsplit("/", 1)[-1] for e in chosen for s in e.scripts}
+    other = None if exact or not entries else ", ".join(e.version for e in entries)
+    return _Used(frozenset(paths), frozenset(scripts), other)
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
+
+
+def _countable(st: os.stat_result) -> bool:
+    """Regular files and symlinks count; directories, sockets and fifos do not."""
+    return stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
+
+
+def _walk_files(top: str) -> Iterator[str]:
+    """Every regular file and symlink under ``top`` (symlinked directories are not entered)."""
+    stack = [top]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
+                yield entry.path
+
+
+def _join(root: str, record_path: str) -> str:
+    """The normalized absolute path of a RECORD path (plain strings: 20,000 files a report)."""
+    return os.path.normpath(os.path.join(root, record_path))  # noqa: PTH118
+
+
+def _metadata_paths(root: str, dist_info: str) -> list[str]:
+    """Every file in the ``.dist-info`` directory, as RECORD would write it."""
+    base = _join(root, dist_info)
+    return sorted(os.path.relpath(p, root).replace(os.sep, "/") for p in _walk_files(base))
+
+
+def _measure_distribution(
+    dist: InstalledDistribution, used: _Used | None, claimed: set[str]
+) -> DistributionReport:
+    """Count the files of ``dist`` no earlier distribution claimed, and claim them.
+
+    The RECORD's files, then any file of the ``.dist-info`` directory RECORD does not list
+    (a distribution without RECORD still owns its metadata).
+    """
+    root = os.path.realpath(dist.root)
+    tally = _Tally()
+    for path in (*dist.files, *_metadata_paths(root, dist.dist_info)):
+        absolute = _join(root, path)
+        if absolute in claimed:
+            continue
+        st = _lstat(absolute)
+        if st is None:
+            tally.missing += 1
+            continue
+        if not _countable(st):
+            continue
+        claimed.add(absolute)
+        category = categorize(path, dist.dist_info)
+        is_used = used is not None and (category == "metadata" or used.covers(path))
+        tally.add(category, st.st_size, is_used)
+    total = tally.total()
+    return DistributionReport(
+        name=dist.name,
+        version=dist.version,
+        files=total.files,
+        bytes=total.bytes,
+        used_files=total.used_files,
+        used_bytes=total.used_bytes,
+        categories=tally.ordered(),
+        profile_version=used.profile_version if used else None,
+        missing=tally.missing,
+    )
+
+
+def _measure_unowned(roots: Iterable[str], claimed: set[str]) -> Unowned:
+    tally = _Tally()
+    paths: list[str] = []
+    for root in roots:
+        for absolute in _walk_files(root):
+            if absolute in claimed:
+                continue
+            st = _lstat(absolute)
+            if st is None or not _countable(st):
+                continue
+            claimed.add(absolute)
+            relative = os.path.relpath(absolute, root).replace(os.sep, "/")
+            first = relative.split("/", 1)[0]
+            dist_info = first if first.endswith(_METADATA_DIRS) else ""
+            tally.add(categorize(relative, dist_info), st.st_size, False)
+            paths.append(absolute)
+    total = tally.total()
+    return Unowned(
+        files=total.files, bytes=total.bytes, categories=tally.ordered(), paths=tuple(sorted(paths))
+    )
+
+
+def _roots(env: Environment) -> list[str]:
+    """The site-packages directories, resolved, each once (``lib64`` is often ``lib``)."""
+    roots: list[str] = []
+    for path in env.site_packages:
+        real = os.path.realpath(path)
+        if real not in roots and Path(real).is_dir():
+            roots.append(real)
+    return roots
+
+
+def build_report(env: Environment, profile: Profile | None = None) -> Report:
+    """Measure ``env`` on disk, and against ``profile`` if one is given.
+
+    Each file counts once, for the first distribution (in ``env.distributions()`` order)
+    whose RECORD lists it. With a profile a distribution's used files are those its
+    profile entry lists as loaded or probed (a ``.pyc`` also marks its ``.py``, not the
+    other way round), the console scripts it ran, and all its metadata (pip needs it).
+    The entry at the installed version is used; if the profile only has other versions,
+    their paths are matched and ``profile_version`` says which. A distribution the profile
+    does not name used its metadata only.
+    """
+    claimed: set[str] = set()
+    dists = []
+    for dist in env.distributions():
+        used = _used_by(profile, dist.name, dist.version) if profile is not None else None
+        dists.append(_measure_distribution(dist, used, claimed))
+    roots = _roots(env)
+    return Report(
+        environment=ReportEnvironment(
+            python=env.python,
+            executable=env.executable,
+            prefix=str(env.prefix),
+            site_packages=tuple(roots),
+        ),
+        distributions=tuple(dists),
+        unowned=_measure_unowned(roots, claimed),
+        has_profile=profile is not None,
+    )
+
+
+# -- rendering ------------------------------------------------------------------------
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f}"
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def _table(headers: list[str], rows: list[list[str]], *, left: int) -> list[str]:
+    """A Markdown pipe table, padded; the first ``left`` columns left-aligned, the rest right."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        padded = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in pairs]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = ["-" * (w + 2) if i < left else "-" * (w + 1) + ":" for i, w in enumerate(widths)]
+    return [line(headers), "|" + "|".join(rule) + "|", *(line(r) for r in rows)]
+
+
+def _dev_bytes(categories: Mapping[Category, CategoryUsage]) -> int:
+    return sum(categories[c].bytes for c in NOT_NEEDED_TO_RUN if c in categories)
+
+
+def _row(
+    name: str,
+    version: str,
+    files: int,
+    size: int,
+    used: int,
+    categories: Mapping[Category, CategoryUsage],
+    has_profile: bool,
+) -> list[str]:
+    head = [name, version, f"{files:,}", _mb(size)]
+    if has_profile:
+        return [*head, _mb(used), _mb(size - used), _pct(_share(size - used, size))]
+    dev = _dev_bytes(categories)
+    return [*head, _mb(dev), _pct(_share(dev, size))]
+
+
+def _distribution_table(report: Report, top: int) -> list[str]:
+    p = report.has_profile
+    dists = sorted(report.distributions, key=lambda d: (-d.bytes, d.name))
+    rows = []
+    for d in dists[:top]:
+        version = d.version + (f" (profile: {d.profile_version})" if d.profile_version else "")
+        rows.append(_row(d.name, version, d.files, d.bytes, d.used_bytes, d.categories, p))
+    rest = dists[top:]
+    if rest:
+        cats = _sum_categories(d.categories for d in rest)
+        used = sum(d.used_bytes for d in rest)
+        files, size = sum(d.files for d in rest), sum(d.bytes for d in rest)
+        rows.append(_row(f"({len(rest)} more)", "", files, size, used, cats, p))
+    u = report.unowned
+    if u.files:
+        rows.append(_row("(no distribution)", "", u.files, u.bytes, 0, u.categories, p))
+    t = report.totals
+    rows.append(_row("total", "", t.files, t.bytes, t.used_bytes, t.categories, p))
+    tail = ["MB used", "MB unused", "% unused"] if p else ["MB tests+headers+stubs", "%"]
+    return _table(["distribution", "version", "files", "MB installed", *tail], rows, left=2)
+
+
+def _category_table(report: Report) -> list[str]:
+    totals = report.totals
+    rows = []
+    for category in CATEGORIES:
+        c = totals.categories.get(category, CategoryUsage())
+        cells = [category, f"{c.files:,}", _mb(c.bytes)]
+        if report.has_profile:
+            cells += [_mb(c.used_bytes), _mb(c.unused_bytes)]
+        rows.append([*cells, _pct(_share(c.bytes, totals.bytes))])
+    tail = ["MB used", "MB unused"] if report.has_profile else []
+    return _table(["category", "files", "MB installed", *tail, "% of installed"], rows, left=1)
+
+
+def _summary(report: Report) -> list[str]:
+    t = report.totals
+    lines = [
+        f"Installed: {_mb(t.bytes)} MB in {t.files:,} files "
+        f"({len(report.distributions)} distributions; {report.unowned.files:,} files "
+        f"owned by none)."
+    ]
+    if report.has_profile:
+        lines.append(f"Used by the profile: {_mb(t.used_bytes)} MB in {t.used_files:,} files.")
+        why = "never used by the profile"
+    else:
+        why = "tests, headers and type stubs, which no program needs to run; pass a profile"
+        why += " to measure what a workload never used"
+    lines.append(
+        f"Bloat: {_mb(report.bloat_bytes)} MB, {_pct(report.bloat_share)} of the bytes ({why})."
+    )
+    if t.missing:
+        lines.append(f"Missing: {t.missing:,} files listed in a RECORD are not on disk.")
+    return lines
+
+
+def render_table(report: Report, *, top: int = 30) -> str:
+    """The report as plain text: Markdown tables of the ``top`` distributions by size and
+    of the categories, then the totals. Sizes in MB (10^6 bytes) with one decimal."""
+    env = report.environment
+    head = [f"Python {env.python} at {env.prefix} ({', '.join(env.site_packages)})", ""]
+    body = [*_distribution_table(report, top), "", *_category_table(report), ""]
+    return "\n".join([*head, *body, *_summary(report)]) + "\n"

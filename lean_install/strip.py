@@ -1,0 +1,475 @@
+"""Strip: build the stripped wheel (or the stub distribution) a plan asks for.
+
+A stripped wheel is the original minus ``plan.drop``, plus a stub for each of
+``plan.stub_modules``, with its ``.dist-info`` renamed for the lean version, METADATA's
+Version line changed (nothing else), a new RECORD and a manifest
+(``lean-install.json``) saying what was removed and why. Kept members are copied as
+their compressed bytes, not recompressed, while other threads check each one against
+the original RECORD; new files are stored uncompressed, so the output depends on the
+original and the plan only (not on the zlib build): the same inputs give the same bytes.
+
+A stub distribution stands for a distribution the profile never used: metadata that
+satisfies its dependents' requirements, and stubs for its top-level modules.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import struct
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from lean_install import __version__
+from lean_install.errors import WheelError
+from lean_install.plan import DistributionPlan
+from lean_install.stubs import module_stub, stub_path
+from lean_install.wheel import Member, OriginalWheel, file_sha256, record_hash
+
+__all__ = [
+    "MANIFEST_NAME",
+    "STUB_SUMMARY",
+    "build_stripped_wheel",
+    "build_stub_distribution",
+    "stripped_filename",
+    "stub_distribution_filename",
+]
+
+MANIFEST_NAME = "lean-install.json"
+STUB_SUMMARY = "stub installed by lean-install: the usage profile never used this distribution"
+
+_SIGNATURES = ("RECORD.jws", "RECORD.p7s")
+"""Signatures of the original RECORD: no longer true of the stripped wheel, left out."""
+_UNHASHED = ("RECORD", *_SIGNATURES)
+
+Content = Member | bytes
+"""A file of the output: an original member (copied raw) or new bytes."""
+
+
+def build_stripped_wheel(original: Path, plan: DistributionPlan, out_dir: Path) -> Path:
+    """Write the stripped wheel of ``original`` for ``plan`` into ``out_dir``; return its path.
+
+    Raises ``WheelError`` if the original is unsafe, a member does not match RECORD, or
+    the plan does not fit the wheel; no output is left behind then.
+    """
+    with OriginalWheel.open(original) as wheel:
+        issues = _plan_issues(wheel, plan)
+        if issues:
+            raise WheelError(str(original), issues)
+        target = Path(out_dir) / stripped_filename(wheel, plan)
+        _write_atomically(target, lambda fd: _write_stripped(wheel, plan, fd))
+    return target
+
+
+def build_stub_distribution(plan: DistributionPlan, out_dir: Path, *, summary: str = "") -> Path:
+    """Write the stub distribution of ``plan`` (decision ``stub``) into ``out_dir``.
+
+    ``summary`` replaces the default Summary line (``STUB_SUMMARY``).
+    """
+    target = Path(out_dir) / stub_distribution_filename(plan)
+    issues = [issue for module in plan.stub_modules if (issue := _module_name_issue(module))]
+    if issues:
+        raise WheelError(target.name, issues)
+    dist_info = f"{_escape(plan.name)}-{plan.lean_version}.dist-info"
+    files: list[tuple[str, Content]] = [
+        (stub_path(module, package=True), _stub_source(plan, module))
+        for module in plan.stub_modules
+    ]
+    files += [
+        (f"{dist_info}/METADATA", _stub_metadata(plan, summary or STUB_SUMMARY)),
+        (f"{dist_info}/WHEEL", _stub_wheel_file()),
+        (f"{dist_info}/{MANIFEST_NAME}", _manifest(plan, original=None, removed={})),
+    ]
+    _write_atomically(target, lambda fd: _write_new(files, dist_info, fd))
+    return target
+
+
+def stripped_filename(wheel: OriginalWheel, plan: DistributionPlan) -> str:
+    build = f"-{wheel.build}" if wheel.build else ""
+    return f"{wheel.dist}-{plan.lean_version}{build}-{wheel.tags}.whl"
+
+
+def stub_distribution_filename(plan: DistributionPlan) -> str:
+    return f"{_escape(plan.name)}-{plan.lean_version}-py3-none-any.whl"
+
+
+def _escape(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+# -- planning the output --------------------------------------------------------------------
+
+
+def _plan_issues(wheel: OriginalWheel, plan: DistributionPlan) -> list[str]:
+    """Why ``plan`` cannot be carried out on ``wheel`` (empty if it can)."""
+    issues = []
+    if plan.decision != "strip":
+        issues.append(f"the plan's decision for {plan.name} is {plan.decision}, not strip")
+    if plan.name != wheel.project or not _same_version(plan.version, wheel.version):
+        issues.append(
+            f"the plan is for {plan.name} {plan.version}, the wheel is {wheel.name} {wheel.version}"
+        )
+    for path in plan.drop:
+        if path not in wheel.members:
+            issues.append(f"the plan drops {path}, which the wheel does not contain")
+        elif path.split("/", 1)[0] == wheel.dist_info:
+            issues.append(f"the plan drops {path}: the .dist-info is always kept")
+    dropped = set(plan.drop)
+    for module in plan.stub_modules:
+        issue = _module_name_issue(module)
+        path = _stub_path_in(wheel, module)
+        if not issue and path in wheel.members and path not in dropped:
+            issue = f"the plan stubs {module} but keeps {path}"
+        if issue:
+            issues.append(issue)
+    return issues
+
+
+def _same_version(first: str, second: str) -> bool:
+    try:
+        return Version(first) == Version(second)
+    except InvalidVersion:
+        return first == second
+
+
+def _module_name_issue(module: str) -> str | None:
+    if all(part.isidentifier() for part in module.split(".")):
+        return None
+    return f"{module!r} is not a dotted module name"
+
+
+def _stub_path_in(wheel: OriginalWheel, module: str) -> str:
+    package = stub_path(module, package=True) in wheel.members
+    return stub_path(module, package=package)
+
+
+def _stub_source(plan: DistributionPlan, module: str) -> bytes:
+    return module_stub(module, plan.name, plan.version, plan.profile_label).encode()
+
+
+def _stripped_files(wheel: OriginalWheel, plan: DistributionPlan) -> list[tuple[str, Content]]:
+    """The output's files but RECORD and the manifest, in their fixed order.
+
+    Kept members first, in the original's order; then the stubs, sorted; then the
+    renamed ``.dist-info``, with METADATA's Version line changed.
+    """
+    dropped = set(plan.drop)
+    prefix = wheel.dist_info + "/"
+    files: list[tuple[str, Content]] = [
+        (m.name, m)
+        for m in wheel.members.values()
+        if m.name not in dropped and not m.name.startswith(prefix)
+    ]
+    stubs = {_stub_path_in(wheel, module): module for module in plan.stub_modules}
+    files += [(path, _stub_source(plan, stubs[path])) for path in sorted(stubs)]
+    new_info = _lean_dist_info(wheel, plan)
+    skipped = {"RECORD", MANIFEST_NAME, *_SIGNATURES}
+    for member in wheel.members.values():
+        rest = member.name[len(prefix) :]
+        if not member.name.startswith(prefix) or rest in skipped:
+            continue
+        content: Content = member
+        if rest == "METADATA":
+            content = _set_version(wheel, member, plan.lean_version)
+        files.append((f"{new_info}/{rest}", content))
+    return files
+
+
+def _lean_dist_info(wheel: OriginalWheel, plan: DistributionPlan) -> str:
+    return f"{wheel.dist_info.partition('-')[0]}-{plan.lean_version}.dist-info"
+
+
+def _set_version(wheel: OriginalWheel, member: Member, version: str) -> bytes:
+    """METADATA with its Version header set to ``version``; every other byte kept."""
+    data = wheel.read(member.name)
+    end = re.search(rb"\r?\n\r?\n", data)
+    head_end = end.start() if end else len(data)
+    line = re.compile(rb"^Version:[^\r\n]*", re.MULTILINE | re.IGNORECASE)
+    found = line.search(data, 0, head_end)
+    if found is None:
+        raise WheelError(str(wheel.path), [f"{member.name} has no Version line"])
+    return data[: found.start()] + b"Version: " + version.encode() + data[found.end() :]
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> None:
+    """Copy, verify (on other threads) and finish the stripped wheel into ``fd``."""
+    files = _stripped_files(wheel, plan)
+    dropped = set(plan.drop)
+    originals = [
+        name
+        for name in wheel.members
+        if name not in dropped and name.rpartition("/")[2] not in _UNHASHED
+    ]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        verified = pool.submit(wheel.verify_members, originals)
+        original_sha256 = pool.submit(file_sha256, wheel.path)
+        writer = _ZipWriter(fd, source=wheel.fileno)
+        rows = [_write_file(writer, wheel.record, name, content) for name, content in files]
+        verified.result()
+        removed = {path: wheel.members[path].size for path in plan.drop}
+        original = (wheel.path.name, original_sha256.result())
+    manifest = _manifest(plan, original=original, removed=removed)
+    new_info = _lean_dist_info(wheel, plan)
+    rows.append(_write_file(writer, {}, f"{new_info}/{MANIFEST_NAME}", manifest))
+    writer.add_bytes(f"{new_info}/RECORD", _record(rows, f"{new_info}/RECORD"))
+    writer.finish()
+
+
+def _write_file(
+    writer: _ZipWriter, record: Mapping[str, tuple[str, int | None]], name: str, content: Content
+) -> tuple[str, str, str]:
+    """Add one file; return its RECORD row (an original member keeps its RECORD line)."""
+    if isinstance(content, bytes):
+        writer.add_bytes(name, content)
+        return name, record_hash(content), str(len(content))
+    writer.add_member(name, content)
+    hash_field, size = record[content.name]
+    return name, hash_field, str(content.size if size is None else size)
+
+
+def _write_new(files: list[tuple[str, Content]], dist_info: str, fd: int) -> None:
+    writer = _ZipWriter(fd, source=-1)
+    rows = [_write_file(writer, {}, name, content) for name, content in files]
+    writer.add_bytes(f"{dist_info}/RECORD", _record(rows, f"{dist_info}/RECORD"))
+    writer.finish()
+
+
+def _record(rows: Iterable[tuple[str, str, str]], record_path: str) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(rows)
+    writer.writerow((record_path, "", ""))
+    return out.getvalue().encode()
+
+
+def _manifest(
+    plan: DistributionPlan, *, original: tuple[str, str] | None, removed: Mapping[str, int]
+) -> bytes:
+    """``lean-install.json``: what was removed from which original, by which plan and profile."""
+    data = {
+        "lean-install": __version__,
+        "name": plan.name,
+        "version": plan.version,
+        "lean-version": plan.lean_version,
+        "decision": plan.decision,
+        "plan-digest": plan.digest(),
+        "profile": {"label": plan.profile_label, "digest": plan.profile_digest},
+        "original": {"filename": original[0], "sha256": original[1]} if original else None,
+        "removed": dict(sorted(removed.items())),
+        "stub-modules": list(plan.stub_modules),
+    }
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _stub_metadata(plan: DistributionPlan, summary: str) -> bytes:
+    lines = ["Metadata-Version: 2.1", f"Name: {plan.name}", f"Version: {plan.lean_version}"]
+    lines.append(f"Summary: {' '.join(summary.split())}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _stub_wheel_file() -> bytes:
+    return (
+        "Wheel-Version: 1.0\n"
+        f"Generator: lean-install {__version__}\n"
+        "Root-Is-Purelib: true\n"
+        "Tag: py3-none-any\n"
+    ).encode()
+
+
+def _write_atomically(target: Path, write: Callable[[int], None]) -> None:
+    """Write ``target`` through a temporary file in its directory, then rename it in place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        try:
+            write(fd)
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# -- a small zip writer: raw copies of compressed members, fixed attributes, zip64 ----------
+
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_END = struct.Struct("<IHHHHIIH")
+_END64 = struct.Struct("<IQHHIIQQQQ")
+_LOCATOR64 = struct.Struct("<IIQI")
+_ZIP64_EXTRA = 0x0001
+_LIMIT32 = 0xFFFFFFFF
+_LIMIT16 = 0xFFFF
+_DOS_DATE = (1 << 5) | 1  # 1980-01-01, the earliest a zip can say
+_DOS_TIME = 0
+_UNIX = 3 << 8
+_UTF8 = 0x800
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: bytes
+    method: int
+    crc: int
+    compressed_size: int
+    size: int
+    mode: int
+    offset: int
+
+    @property
+    def flags(self) -> int:
+        return 0 if self.name.isascii() else _UTF8
+
+
+class _ZipWriter:
+    """Write a zip sequentially to a descriptor: fixed times and modes, no data descriptors.
+
+    ``add_member`` copies an original member's compressed bytes from ``source`` (a
+    descriptor) without recompressing; ``add_bytes`` stores new data uncompressed. Sizes
+    and offsets that do not fit 32 bits get zip64 fields (always, with ``force_zip64``).
+    """
+
+    def __init__(self, fd: int, *, source: int, force_zip64: bool = False) -> None:
+        self._fd = fd
+        self._source = source
+        self._force_zip64 = force_zip64
+        self._position = 0
+        self._entries: list[_Entry] = []
+
+    def add_member(self, name: str, member: Member) -> None:
+        """Copy ``member``'s compressed bytes under ``name``; only its exec bit is kept."""
+        mode = 0o100755 if member.executable else 0o100644
+        self._local_header(
+            _Entry(
+                name.encode(),
+                member.method,
+                member.crc,
+                member.compressed_size,
+                member.size,
+                mode,
+                self._position,
+            )
+        )
+        _copy_range(self._source, self._fd, member.data_offset, member.compressed_size)
+        self._position += member.compressed_size
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        """Store ``data`` (uncompressed) under ``name``, mode 0644."""
+        size = len(data)
+        entry = _Entry(name.encode(), 0, zlib.crc32(data), size, size, 0o100644, self._position)
+        self._local_header(entry)
+        self._write(data)
+
+    def _local_header(self, entry: _Entry) -> None:
+        self._entries.append(entry)
+        size, csize = entry.size, entry.compressed_size
+        zip64 = self._force_zip64 or max(csize, size) >= _LIMIT32
+        extra = struct.pack("<HHQQ", _ZIP64_EXTRA, 16, size, csize) if zip64 else b""
+        sizes = (_LIMIT32, _LIMIT32) if zip64 else (csize, size)
+        header = _LOCAL.pack(
+            0x04034B50,
+            45 if zip64 else 20,
+            entry.flags,
+            entry.method,
+            _DOS_TIME,
+            _DOS_DATE,
+            entry.crc,
+            *sizes,
+            len(entry.name),
+            len(extra),
+        )
+        self._write(header + entry.name + extra)
+
+    def finish(self) -> None:
+        """Write the central directory and the end records."""
+        start = self._position
+        self._write(b"".join(self._central(entry) for entry in self._entries))
+        self._end(start, self._position - start)
+
+    def _central(self, entry: _Entry) -> bytes:
+        values = (entry.size, entry.compressed_size, entry.offset)
+        big = [v for v in values if self._force_zip64 or v >= _LIMIT32]
+        extra = struct.pack(f"<HH{len(big)}Q", _ZIP64_EXTRA, 8 * len(big), *big) if big else b""
+        size, csize, offset = (
+            _LIMIT32 if self._force_zip64 or v >= _LIMIT32 else v for v in values
+        )
+        version = 45 if big else 20
+        return (
+            _CENTRAL.pack(
+                0x02014B50,
+                _UNIX | version,
+                version,
+                entry.flags,
+                entry.method,
+                _DOS_TIME,
+                _DOS_DATE,
+                entry.crc,
+                csize,
+                size,
+                len(entry.name),
+                len(extra),
+                0,
+                0,
+                0,
+                entry.mode << 16,
+                offset,
+            )
+            + entry.name
+            + extra
+        )
+
+    def _end(self, start: int, size: int) -> None:
+        count = len(self._entries)
+        zip64 = self._force_zip64 or count >= _LIMIT16 or max(start, size) >= _LIMIT32
+        if zip64:
+            end64 = self._position
+            self._write(
+                _END64.pack(0x06064B50, 44, _UNIX | 45, 45, 0, 0, count, count, size, start)
+                + _LOCATOR64.pack(0x07064B50, 0, end64, 1)
+            )
+            count, size, start = min(count, _LIMIT16), min(size, _LIMIT32), min(start, _LIMIT32)
+        self._write(_END.pack(0x06054B50, 0, 0, count, count, size, start, 0))
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._position += len(data)
+
+
+def _copy_range(source: int, target: int, offset: int, count: int) -> None:
+    """Append ``count`` bytes of ``source`` from ``offset`` to ``target`` (kernel copy if any)."""
+    copy = getattr(os, "copy_file_range", None)
+    while count and copy is not None:
+        try:
+            copied = int(copy(source, target, count, offset))
+        except OSError:  # other file system, old kernel, unsupported file type
+            break
+        if copied == 0:
+            break
+        offset += copied
+        count -= copied
+    while count:
+        block = os.pread(source, min(count, 1024**2), offset)
+        if not block:
+            raise OSError(f"the archive ends {count} bytes early")
+        view = memoryview(block)
+        while view:
+            view = view[os.write(target, view) :]
+        offset += len(block)
+        count -= len(block)

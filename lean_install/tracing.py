@@ -1,0 +1,365 @@
+"""Trace a workload: run it under observation and turn what it touched into a profile.
+
+The ``python`` backend injects ``_bootstrap/sitecustomize.py`` into every Python process
+the workload starts (through ``PYTHONPATH``; it chains to any existing sitecustomize).
+The ``strace`` backend adds ``strace -f`` on top, for files that C code opens or stats
+without Python seeing it. Both write raw records into a temporary directory; this module
+reads them, attributes each file to the distribution whose RECORD lists it, and builds a
+:class:`~lean_install.profile.Profile`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime
+import getpass
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from lean_install import __version__
+from lean_install.environment import Environment
+from lean_install.errors import CommandNotFoundError, EnvironmentInspectionError, ToolMissingError
+from lean_install.profile import DistributionUsage, Profile, Trace, TraceEnvironment
+
+__all__ = [
+    "Backend",
+    "RawUsage",
+    "TraceResult",
+    "BOOTSTRAP_DIR",
+    "run_workload",
+    "read_python_records",
+    "read_strace_log",
+    "attribute",
+    "trace",
+]
+
+Backend = Literal["python", "strace"]
+BOOTSTRAP_DIR = Path(__file__).parent / "_bootstrap"
+TRACE_DIR_VAR = "LEAN_INSTALL_TRACE_DIR"
+STRACE_HINT = (
+    "install strace (Debian/Ubuntu: apt-get install strace; Fedora: dnf install strace), "
+    "or trace with the default backend: --backend python"
+)
+
+
+@dataclass
+class RawUsage:
+    """What a run touched, as absolute paths, before attribution."""
+
+    loaded: set[str] = field(default_factory=set)
+    probed: set[str] = field(default_factory=set)
+    listed: set[str] = field(default_factory=set)
+    executables: set[str] = field(default_factory=set)
+    """Interpreters of the traced Python processes (``sys.executable``)."""
+    processes: int = 0
+
+    def update(self, other: RawUsage) -> None:
+        self.loaded |= other.loaded
+        self.probed |= other.probed
+        self.listed |= other.listed
+        self.executables |= other.executables
+        self.processes = max(self.processes, other.processes)
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    profile: Profile
+    exit_code: int
+    raw: RawUsage
+    by_backend: dict[str, RawUsage]
+    environments: tuple[Environment, ...] = ()
+
+    def by_backend_profile(self, backend: str) -> Profile:
+        """What one backend alone saw, attributed: to compare backends on one run."""
+        dists, _ = attribute(self.by_backend[backend], self.environments)
+        return Profile(distributions=tuple(dists))
+
+
+# -- running -------------------------------------------------------------------------
+
+
+def _resolve_command(command: Sequence[str]) -> list[str]:
+    if not command:
+        raise CommandNotFoundError("(empty command)")
+    program = command[0]
+    found = program if "/" in program else shutil.which(program)
+    if not found or not os.path.isfile(found):
+        raise CommandNotFoundError(program)
+    if not os.access(found, os.X_OK):
+        raise CommandNotFoundError(program)
+    return [program, *command[1:]]
+
+
+def _traced_environment(records: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    bootstrap = str(BOOTSTRAP_DIR)
+    existing = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = bootstrap + (os.pathsep + existing if existing else "")
+    env[TRACE_DIR_VAR] = str(records)
+    return env
+
+
+def _strace_prefix(log: Path) -> list[str]:
+    strace = shutil.which("strace")
+    if strace is None:
+        raise ToolMissingError("strace", STRACE_HINT)
+    return [strace, "-f", "-qq", "-y", "-s", "4096", "-e", "trace=%file", "-e", "signal=none",
+            "-o", str(log)]  # fmt: skip
+
+
+def run_workload(command: Sequence[str], records: Path, backend: Backend) -> int:
+    """Run ``command`` with the tracer injected; its records land in ``records``."""
+    argv = _resolve_command(command)
+    if backend == "strace":
+        argv = _strace_prefix(records / "strace.log") + argv
+    try:
+        code = subprocess.call(argv, env=_traced_environment(records))
+        return 128 - code if code < 0 else code
+    except FileNotFoundError:
+        raise CommandNotFoundError(command[0]) from None
+    except PermissionError:
+        raise CommandNotFoundError(command[0]) from None
+
+
+# -- reading records -----------------------------------------------------------------
+
+_KIND_TO_SET = {"L": "loaded", "P": "probed", "D": "listed"}
+
+
+def read_python_records(records: Path) -> RawUsage:
+    """Merge the bootstrap's per-process record files."""
+    usage = RawUsage()
+    pids: set[str] = set()
+    for file in sorted(records.glob("*.trace")):
+        for record in file.read_bytes().decode("utf-8", "surrogateescape").split("\0"):
+            if not record:
+                continue
+            kind, payload = record[0], record[1:]
+            target = _KIND_TO_SET.get(kind)
+            if target is not None:
+                getattr(usage, target).add(os.path.normpath(payload))
+            elif kind == "x":
+                usage.executables.add(payload)
+            elif kind == "p":
+                pids.add(payload.split()[0])
+    usage.processes = len(pids)
+    return usage
+
+
+_LINE = re.compile(r"^(\d+)\s+(.*)$")
+_CALL = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\d+)(?:<(.*)>)?")
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_DIRFD = re.compile(r"^(?:AT_FDCWD|\d+)<([^>]*)>")
+_OPENS = {"open", "openat", "openat2", "creat", "execve", "execveat"}
+_PROBES = {"stat", "lstat", "newfstatat", "fstatat64", "statx", "access", "faccessat",
+           "faccessat2", "readlink", "readlinkat", "stat64", "lstat64"}  # fmt: skip
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    raw = codecs.escape_decode(text.encode("utf-8", "surrogateescape"))[0]
+    return bytes(raw).decode("utf-8", "surrogateescape")
+
+
+def _strace_path(name: str, args: str, fd_path: str | None) -> str | None:
+    if name in {"open", "openat", "openat2", "creat"} and fd_path:
+        return fd_path
+    match = _STRING.search(args)
+    if not match:
+        return None
+    path = _unescape(match.group(1))
+    if not path or path.startswith("/"):
+        return path or None
+    dirfd = _DIRFD.match(args)
+    return os.path.join(dirfd.group(1), path) if dirfd else None
+
+
+def _joined_strace_lines(log: Path) -> Iterable[str]:
+    """Lines of an ``strace -f`` log with ``<unfinished ...>`` calls joined to their ends."""
+    unfinished: dict[str, str] = {}
+    with log.open(encoding="utf-8", errors="surrogateescape") as lines:
+        for line in lines:
+            match = _LINE.match(line.rstrip("\n"))
+            if not match:
+                continue
+            pid, rest = match.groups()
+            if rest.endswith("<unfinished ...>"):
+                unfinished[pid] = rest[: -len("<unfinished ...>")].rstrip()
+            elif rest.startswith("<... "):
+                head = unfinished.pop(pid, None)
+                if head is not None:
+                    yield head + rest.split("resumed>", 1)[-1]
+            else:
+                yield rest
+
+
+def read_strace_log(log: Path) -> RawUsage:
+    """Successful opens, execs, stats, accesses and readlinks of an ``strace -f -y`` log."""
+    usage = RawUsage()
+    if not log.exists():
+        return usage
+    for line in _joined_strace_lines(log):
+        call = _CALL.match(line)
+        if not call or int(call.group(3)) < 0:
+            continue
+        name, args, _, fd_path = call.groups()
+        if name not in _OPENS and name not in _PROBES:
+            continue
+        path = _strace_path(name, args, fd_path)
+        if not path:
+            continue
+        path = os.path.normpath(path)
+        if name in _OPENS:
+            if "O_DIRECTORY" not in args:  # directory opens are the import system's listings
+                usage.loaded.add(path)
+        else:
+            usage.probed.add(path)
+    return usage
+
+
+# -- attribution ---------------------------------------------------------------------
+
+
+def _environments(executables: Iterable[str]) -> list[Environment]:
+    envs: list[Environment] = []
+    for exe in sorted(executables):
+        try:
+            env = Environment.inspect(exe)
+        except EnvironmentInspectionError:
+            continue
+        if all(env.site_packages != other.site_packages for other in envs):
+            envs.append(env)
+    return envs
+
+
+def _owner(envs: Sequence[Environment], path: str) -> tuple[str, str, str, bool] | None:
+    """(name, version, RECORD path, is-metadata) of the file at ``path``, if installed."""
+    for env in envs:
+        found = env.owner(path)
+        if found:
+            dist, record_path = found
+            return dist.name, dist.version, record_path, dist.is_metadata(record_path)
+    return None
+
+
+def _source_of_pyc(record_path: str) -> str | None:
+    head, _, tail = record_path.rpartition("/__pycache__/")
+    if not tail.endswith(".pyc"):
+        return None
+    module = tail.split(".", 1)[0]
+    return f"{head}/{module}.py" if head else f"{module}.py"
+
+
+@dataclass
+class _Usage:
+    files: set[str] = field(default_factory=set)
+    probed: set[str] = field(default_factory=set)
+    scripts: set[str] = field(default_factory=set)
+
+
+def _listed_files(listed: Iterable[str]) -> set[str]:
+    files: set[str] = set()
+    for directory in listed:
+        try:
+            with os.scandir(directory) as entries:
+                files.update(e.path for e in entries if e.is_file(follow_symlinks=False))
+        except OSError:
+            continue
+    return files
+
+
+def attribute(raw: RawUsage, envs: Sequence[Environment]) -> tuple[list[DistributionUsage], int]:
+    """Split raw paths per distribution; also count the files used outside any."""
+    usage: dict[tuple[str, str], _Usage] = {}
+    outside = 0
+    probed = raw.probed | _listed_files(raw.listed)
+    for path, loaded in [(p, True) for p in raw.loaded] + [(p, False) for p in probed]:
+        owner = _owner(envs, path)
+        if owner is None:
+            outside += loaded and os.path.isfile(path)
+            continue
+        name, version, record_path, is_metadata = owner
+        if is_metadata:
+            continue
+        entry = usage.setdefault((name, version), _Usage())
+        if record_path.startswith("../"):
+            if loaded:
+                entry.scripts.add(record_path.rsplit("/", 1)[-1])
+            continue
+        (entry.files if loaded else entry.probed).add(record_path)
+        source = _source_of_pyc(record_path) if loaded else None
+        if source is not None:
+            entry.files.add(source)
+    dists = [
+        DistributionUsage(
+            name=name,  # type: ignore[arg-type]  # names from Environment are normalized
+            version=version,
+            files=tuple(u.files),
+            probed=tuple(u.probed),
+            scripts=tuple(u.scripts),
+        )
+        for (name, version), u in usage.items()
+    ]
+    return dists, outside
+
+
+# -- the whole job -------------------------------------------------------------------
+
+
+def _trace_environment(envs: Sequence[Environment]) -> TraceEnvironment:
+    env = envs[0] if envs else Environment.inspect(None)
+    return TraceEnvironment(
+        python=env.python,
+        implementation=env.implementation,
+        platform=env.platform,
+        prefix_kind=env.prefix_kind,
+    )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def trace(command: Sequence[str], *, backend: Backend = "python") -> TraceResult:
+    """Run ``command`` under observation and build a profile of what it used."""
+    with tempfile.TemporaryDirectory(prefix="lean-install-trace-") as tmp:
+        records = Path(tmp)
+        exit_code = run_workload(command, records, backend)
+        by_backend = {"python": read_python_records(records)}
+        if backend == "strace":
+            by_backend["strace"] = read_strace_log(records / "strace.log")
+    raw = RawUsage()
+    for part in by_backend.values():
+        raw.update(part)
+    envs = _environments(raw.executables)
+    dists, outside = attribute(raw, envs)
+    record = Trace(
+        command=tuple(command),
+        exit_code=exit_code,
+        backend=backend,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        tool=f"lean-install {__version__}",
+        user=_user(),
+        processes=raw.processes,
+        outside_files=outside,
+        environment=_trace_environment(envs),
+    )
+    profile = Profile(traces=(record,), distributions=tuple(dists))
+    return TraceResult(
+        profile=profile,
+        exit_code=exit_code,
+        raw=raw,
+        by_backend=by_backend,
+        environments=tuple(envs),
+    )
