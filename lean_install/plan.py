@@ -446,13 +446,15 @@ class _Contents:
             keep.update(self.members_of(module))
         return keep
 
-    def needs(self, member: str) -> list[str]:
+    def needs(self, member: str, *, elf: bool = True) -> list[str]:
         """What keeping ``member`` requires: its ``__init__`` chain and ELF dependencies."""
         out: list[str] = []
         parts = self.installed[member].split("/")[:-1]
         for depth in range(1, len(parts) + 1):
             out.extend(self.inits.get("/".join(parts[:depth]), ()))
-        for soname in self.listing.needed.get(member, ()):
+        if not elf or member not in self.listing.needed:
+            return out
+        for soname in self.listing.needed[member]:
             if soname not in self._sonames:
                 self._sonames[soname] = _resolve_soname(soname, self.by_basename)
             out.extend(self._sonames[soname])
@@ -607,12 +609,15 @@ def _close(contents: _Contents, roots: set[str], probed_modules: set[str]) -> se
     """Add the ``__init__`` chains and ELF ``DT_NEEDED`` closure of everything kept.
 
     Probed modules (stubbed, not kept) get their ``__init__`` chain kept too, so the
-    stub stands where the probe looked.
+    stub stands where the probe looked. When every shared library is kept anyway there
+    is no ELF walk: reading DT_NEEDED means inflating the library (434 MB for
+    libtorch_cpu.so).
     """
     keep = set(roots)
+    droppable_elf = any(m not in keep for m in contents.listing.needed)
     todo = [*keep, *probed_modules]
     while todo:
-        for dep in contents.needs(todo.pop()):
+        for dep in contents.needs(todo.pop(), elf=droppable_elf):
             if dep not in keep:
                 keep.add(dep)
                 todo.append(dep)

@@ -31,7 +31,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
@@ -261,33 +261,24 @@ class OriginalWheel:
             return None
 
     def listing(self) -> WheelListing:
-        """Members and sizes, DT_NEEDED of every ELF shared object, entry points."""
+        """Members and sizes, DT_NEEDED of ELF shared objects (read lazily), entry points."""
         if self._listing is None:
-            needed = {}
-            for member in self.members.values():
-                if elf.is_shared_object_name(member.name) and not member.is_symlink:
-                    sonames = self._needed(member)
-                    if sonames is not None:
-                        needed[member.name] = sonames
+            shared = [
+                m.name
+                for m in self.members.values()
+                if elf.is_shared_object_name(m.name) and not m.is_symlink
+            ]
             self._listing = WheelListing(
                 dist_info=self.dist_info,
                 members={m.name: m.size for m in self.members.values()},
-                needed=needed,
+                needed=_LazyNeeded(self.path, shared),
                 entry_points=self.entry_points,
             )
         return self._listing
 
     def _needed(self, member: Member) -> tuple[str, ...] | None:
         """DT_NEEDED of ``member`` if it is an ELF file (None if not)."""
-        with self._zip.open(member.name) as source:
-            if source.read(4) != elf.ELF_MAGIC:
-                return None
-        with (
-            self._zip.open(member.name) as source,
-            tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY) as spool,
-        ):
-            shutil.copyfileobj(source, spool, _CHUNK)
-            return elf.needed(spool)
+        return _read_needed(self._zip, member.name)
 
     def verify_members(self, paths: Iterable[str], *, workers: int | None = None) -> None:
         """Check each member's content against RECORD (hash, size) and its CRC-32.
@@ -601,3 +592,43 @@ def _check_coverage(
         for path in record
         if path not in members
     )
+
+
+class _LazyNeeded(Mapping[str, tuple[str, ...]]):
+    """DT_NEEDED per shared-object member, read from the wheel on first access only.
+
+    Reading it inflates the member, so a plan that never asks about a library never
+    pays for it.
+    """
+
+    def __init__(self, path: Path, names: Iterable[str]) -> None:
+        self._path = path
+        self._names = dict.fromkeys(names)
+        self._known: dict[str, tuple[str, ...]] = {}
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._known:
+            with zipfile.ZipFile(self._path) as archive:  # validated when the wheel was opened
+                self._known[name] = _read_needed(archive, name) or ()
+        return self._known[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _read_needed(archive: zipfile.ZipFile, name: str) -> tuple[str, ...] | None:
+    """DT_NEEDED of member ``name`` if it is an ELF file (None if not)."""
+    with archive.open(name) as source:
+        if source.read(4) != elf.ELF_MAGIC:
+            return None
+    with archive.open(name) as source, tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY) as spool:
+        shutil.copyfileobj(source, spool, _CHUNK)
+        return elf.needed(spool)

@@ -114,7 +114,10 @@ def test_listing_reads_dt_needed_of_elf_members_only(tmp_path: Path) -> None:
     )
     with OriginalWheel.open(path) as wheel:
         needed = wheel.listing().needed
-    assert set(needed) == {"demo/lib/libb.so", "demo/lib/liba.so", "demo.libs/libleaf.so.1"}
+    shared = {"demo/lib/libb.so", "demo/lib/liba.so", "demo.libs/libleaf.so.1"}
+    assert set(needed) == shared | {"demo/lib/notelf.so"}  # by name; read lazily
+    assert needed["demo/lib/notelf.so"] == ()
+    assert "demo/lib/elf_but_not_so.bin" not in needed
     assert needed["demo/lib/libb.so"][0] == "liba.so"
     assert "libleaf.so.1" in needed["demo/lib/liba.so"]
 
