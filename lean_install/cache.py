@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from lean_install.errors import HashMismatchError
 
@@ -240,6 +242,21 @@ class Cache:
         path = directory / built.name
         self._remember(path, actual)
         return path
+
+    # -- plans ---------------------------------------------------------------------------
+
+    def plan(self, key: str) -> dict[str, Any] | None:
+        """A plan remembered under ``key`` (a sha256 of everything it was made from)."""
+        try:
+            data = json.loads((self.root / "plans" / f"{_check_sha256(key)}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def add_plan(self, key: str, plan: Mapping[str, Any]) -> None:
+        path = self.root / "plans" / f"{_check_sha256(key)}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_text_atomically(path, json.dumps(plan, sort_keys=True))
 
     # -- scratch space -------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from lean_install import __version__
 from lean_install.errors import LeanInstallError
+from lean_install.plan import Policy
 from lean_install.profile import Profile, merge_profiles
 
 __all__ = ["main", "build_parser"]
@@ -105,6 +106,204 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- install, wheel, restore -------------------------------------------------------
+
+
+def _lean_options() -> argparse.ArgumentParser:
+    """lean-install's own options of ``install`` and ``wheel``; the rest goes to pip."""
+    p = argparse.ArgumentParser(prog="lean-install install", add_help=False, allow_abbrev=False)
+    p.add_argument("--python", help="the target interpreter (default: this one)")
+    p.add_argument("--profile", action="append", default=[], help="usage profile (repeatable)")
+    p.add_argument("--policy", choices=["profile", "safe"])
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--installer", choices=["auto", "pip", "uv"], default="auto")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument("--lean", action="store_true", help=argparse.SUPPRESS)  # from the shell hook
+    p.add_argument("-w", "--wheel-dir", help=argparse.SUPPRESS)
+    return p
+
+
+INSTALL_USAGE = """\
+usage: lean-install install [--python PY] [--profile PROFILE ...] [--policy profile|safe]
+                            [--dry-run] [--json] [--installer auto|pip|uv] [-q]
+                            REQUIREMENT... [pip options]
+
+Resolve with the target's pip, plan from the profile, fetch and strip only what is
+kept, install with --no-deps, then run pip check. pip options (-r, -c, --index-url,
+--extra-index-url, --find-links, --no-index, --pre, ...) are handed to pip as given.
+Without --profile, a bundled profile covering the requested packages is used if there
+is one (see: lean-install profile list), else the safe policy."""
+
+
+def _pipeline(args: argparse.Namespace, pip_args: list[str], *, build: bool) -> Any:
+    from lean_install.cache import Cache
+    from lean_install.environment import Environment
+    from lean_install.install import prepare
+    from lean_install.profile import load_profiles
+    from lean_install.progress import make_progress
+
+    specs = args.profile or _bundled_for(pip_args)
+    profile, label = load_profiles(specs)
+    policy: Policy = args.policy or ("profile" if profile else "safe")
+    if policy == "profile" and profile is None:
+        from lean_install.errors import PlanError
+
+        raise PlanError("the profile policy needs a profile", hint="give --profile PROFILE")
+    env = Environment.inspect(args.python)
+    cache = Cache.default()
+    progress = make_progress(args.quiet or args.json)
+    with progress:
+        prepared = prepare(env, pip_args, profile=profile, profile_label=label, policy=policy,
+                           cache=cache, progress=progress, build=build)  # fmt: skip
+    return env, cache, prepared, progress
+
+
+def _bundled_for(pip_args: Sequence[str]) -> list[str]:
+    """The bundled profile that covers every requested package, if one does."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from lean_install.profile import bundled_profiles
+
+    names = set()
+    for arg in pip_args:
+        if arg.startswith("-"):
+            continue
+        try:
+            names.add(Requirement(arg).name.lower().replace("_", "-"))
+        except InvalidRequirement:
+            continue
+    for name, path in bundled_profiles().items():
+        used = {d.name for d in Profile.load(path).distributions if d.used}
+        if names and names <= used:
+            return [name]
+    return []
+
+
+def _plan_table(plan: Any) -> str:
+    lines = [f"{'distribution':<26} {'version':<22} {'decision':<8} {'MB':>8} {'saved':>8}  reason"]
+    for d in plan.distributions:
+        lines.append(
+            f"{d.name:<26} {d.lean_version:<22} {d.decision:<8} "
+            f"{d.bytes_installed / 1e6:>8.1f} {d.bytes_saved / 1e6:>8.1f}  {d.reason}"
+        )
+        lines.extend(f"{'':<26} note: {note}" for note in d.notes)
+    total, saved = plan.bytes_installed, plan.bytes_saved
+    share = f" ({saved / total:.0%})" if total else ""
+    lines.append(f"policy {plan.policy}; profile {plan.profile_label or '(none)'}; "
+                 f"{saved / 1e6:.1f} MB of {total / 1e6:.1f} MB left out{share}")  # fmt: skip
+    return "\n".join(lines)
+
+
+def cmd_install(argv: Sequence[str]) -> int:
+    from lean_install.install import choose_installer, install_prepared, pip_check
+
+    if not argv or argv[0] in ("-h", "--help"):
+        print(INSTALL_USAGE)
+        return 0
+    args, pip_args = _lean_options().parse_known_args(list(argv))
+    env, cache, prepared, progress = _pipeline(args, pip_args, build=not args.dry_run)
+    if args.json:
+        _print_json({"dry-run": args.dry_run, "plan": prepared.plan.to_dict()})
+    else:
+        print(_plan_table(prepared.plan))
+    if args.dry_run:
+        return 0
+    installer = choose_installer(args.installer)
+    with progress:
+        install_prepared(env, prepared, installer=installer, cache=cache, pip_args=pip_args,
+                         progress=progress)  # fmt: skip
+    clean, output = pip_check(env)
+    if not clean:
+        _say(f"pip check reports problems after the lean install:\n{output}")
+        return 1
+    _say(f"installed {len(prepared.wheels)} distributions into {env.prefix} with {installer}")
+    return 0
+
+
+def cmd_wheel(argv: Sequence[str]) -> int:
+    import shutil
+
+    args, pip_args = _lean_options().parse_known_args(list(argv))
+    if not args.wheel_dir:
+        raise SystemExit("lean-install wheel: give -w DIR, the directory to write wheels into")
+    _, _, prepared, _ = _pipeline(args, pip_args, build=True)
+    out = Path(args.wheel_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for wheel in prepared.wheels.values():
+        shutil.copyfile(wheel, out / wheel.name)
+    print(_plan_table(prepared.plan) if not args.json else json.dumps(prepared.plan.to_dict()))
+    _say(f"wrote {len(prepared.wheels)} wheels to {out}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from lean_install.cache import Cache
+    from lean_install.environment import Environment
+    from lean_install.install import choose_installer, pip_check, restore
+    from lean_install.progress import make_progress
+
+    if not args.all and not args.distributions:
+        raise SystemExit("lean-install restore: name the distributions to restore, or --all")
+    env = Environment.inspect(args.python)
+    with make_progress(args.quiet) as progress:
+        restored = restore(env, [] if args.all else args.distributions, cache=Cache.default(),
+                           installer=choose_installer(args.installer), progress=progress)  # fmt: skip
+    clean, output = pip_check(env)
+    _say(f"restored {', '.join(restored) or 'nothing'} in {env.prefix}")
+    if not clean:
+        _say(f"pip check reports:\n{output}")
+        return 1
+    return 0
+
+
+# -- shell integration -------------------------------------------------------------
+
+_POSIX_HOOK = """\
+# lean-install shell integration: `pip install --lean ...` runs lean-install.
+pip() {
+    if [ "$1" = "install" ]; then
+        for __lean_arg in "$@"; do
+            if [ "$__lean_arg" = "--lean" ]; then
+                shift
+                command lean-install install --python "$(command -v python3 || command -v python)" "$@"
+                return $?
+            fi
+        done
+    fi
+    command pip "$@"
+}
+"""
+
+_FISH_HOOK = """\
+# lean-install shell integration: `pip install --lean ...` runs lean-install.
+function pip
+    if test (count $argv) -gt 0; and test "$argv[1]" = install; and contains -- --lean $argv
+        set -l python (command -v python3; or command -v python)
+        command lean-install install --python $python $argv[2..-1]
+        return $status
+    end
+    command pip $argv
+end
+"""
+
+
+def cmd_shell_hook(args: argparse.Namespace) -> int:
+    print(_FISH_HOOK if args.shell == "fish" else _POSIX_HOOK, end="")
+    return 0
+
+
+def cmd_profile_list(args: argparse.Namespace) -> int:
+    from lean_install.profile import bundled_profiles
+
+    for name, path in bundled_profiles().items():
+        profile = Profile.load(path)
+        used = ", ".join(f"{d.name} {d.version}" for d in profile.distributions if d.used)
+        commands = "; ".join(" ".join(t.command) for t in profile.traces)
+        print(f"{name}: {used}\n    traced: {commands}")
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------
 
 
@@ -132,6 +331,8 @@ def _add_profile(sub: Any) -> None:
     merge.add_argument("profiles", nargs="+")
     merge.add_argument("-o", "--output", required=True)
     merge.set_defaults(func=cmd_profile_merge)
+    listing = psub.add_parser("list", help="the bundled profiles")
+    listing.set_defaults(func=cmd_profile_list)
 
 
 def _add_report(sub: Any) -> None:
@@ -140,6 +341,24 @@ def _add_report(sub: Any) -> None:
     p.add_argument("--profile", help="a usage profile: report used and unused bytes")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_report)
+
+
+def _add_restore_and_hook(sub: Any) -> None:
+    p = sub.add_parser("restore", help="put back the original wheels of lean distributions")
+    p.add_argument("distributions", nargs="*")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--python")
+    p.add_argument("--installer", choices=["auto", "pip", "uv"], default="auto")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_restore)
+    h = sub.add_parser("shell-hook", help="print the shell function behind `pip install --lean`")
+    h.add_argument("shell", nargs="?", choices=["bash", "zsh", "fish"], default="bash")
+    h.set_defaults(func=cmd_shell_hook)
+    sub.add_parser("install", help="install lean: only what the profile uses", add_help=False)
+    sub.add_parser("wheel", help="build the lean wheels into a directory (-w DIR)", add_help=False)
+
+
+_PASS_THROUGH = {"install": cmd_install, "wheel": cmd_wheel}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,13 +371,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_trace(sub)
     _add_profile(sub)
     _add_report(sub)
+    _add_restore_and_hook(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv and argv[0] in _PASS_THROUGH:  # pip's options pass through: no argparse here
+            return _PASS_THROUGH[argv[0]](argv[1:])
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except LeanInstallError as exc:
         print(f"lean-install: error: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,10 @@ __all__ = [
     "DistributionUsage",
     "Profile",
     "check_relative_path",
+    "merge_profiles",
+    "bundled_profiles",
+    "bundled_profiles_dir",
+    "load_profiles",
 ]
 
 PROFILE_VERSION = 1
@@ -45,6 +50,9 @@ MAX_PROFILE_BYTES = 64 * 1024 * 1024
 PrefixKind = Literal["venv", "conda", "system"]
 Backend = Literal["python", "strace"]
 Status = Literal["passed", "failed"]
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class _Reader:
@@ -60,6 +68,12 @@ class _Reader:
 
     def problem(self, key: str, what: str) -> None:
         self.issues.append(ProfileIssue(self._place(key), what))
+
+    def unknown_keys(self, known: Iterable[str]) -> None:
+        """Report every key of this table that the format does not define."""
+        for key in sorted(set(self.data) - set(known)):
+            shown = key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+            self.problem(shown, "unknown key")
 
     def get(self, key: str, kind: type, default: Any = ..., *, what: str = "") -> Any:
         if key not in self.data:
@@ -105,6 +119,26 @@ class _Reader:
         return value or choices[0]
 
 
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _version_key(version: str) -> tuple[Version, str]:
+    """Sort by PEP 440 order, then by spelling (``1.0`` and ``1.0.0`` are equal versions)."""
+    return Version(version), version
+
+
+def _too_big() -> ProfileIssue:
+    limit = MAX_PROFILE_BYTES
+    mib = 1024 * 1024
+    shown = f"{limit // mib} MiB" if limit % mib == 0 else f"{limit:,} bytes"
+    return ProfileIssue("", f"larger than the limit of {shown}")
+
+
 def check_relative_path(path: str) -> str | None:
     """Why ``path`` is not a safe path relative to the install root, or None if it is."""
     if not path:
@@ -129,6 +163,7 @@ class TraceEnvironment:
 
     @classmethod
     def from_reader(cls, r: _Reader) -> TraceEnvironment:
+        r.unknown_keys(("python", "implementation", "platform", "prefix-kind"))
         return cls(
             python=r.get("python", str),
             implementation=r.get("implementation", str, "cpython"),
@@ -143,6 +178,13 @@ class TraceEnvironment:
             "platform": self.platform,
             "prefix-kind": self.prefix_kind,
         }
+
+
+_TRACE_KEYS = (
+    "command", "status", "exit-code", "backend", "created", "tool", "user", "processes",
+    "outside-files", "environment",
+)  # fmt: skip
+_DISTRIBUTION_KEYS = ("name", "version", "also-seen", "scripts", "files", "probed")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,7 +208,9 @@ class Trace:
 
     @classmethod
     def from_reader(cls, r: _Reader) -> Trace:
-        status = r.choice("status", ("passed", "failed"))
+        r.unknown_keys(_TRACE_KEYS)
+        status = r.data.get("status")
+        r.choice("status", ("passed", "failed"))
         trace = cls(
             command=r.strings("command"),
             exit_code=r.get("exit-code", int),
@@ -180,7 +224,8 @@ class Trace:
         )
         if not trace.command:
             r.problem("command", "the workload command is empty")
-        if status != trace.status:
+        exit_code_read = isinstance(r.data.get("exit-code"), int)
+        if status in ("passed", "failed") and exit_code_read and status != trace.status:
             r.problem("status", f"says {status!r} but exit-code is {trace.exit_code}")
         return trace
 
@@ -227,14 +272,18 @@ class DistributionUsage:
 
     @classmethod
     def from_reader(cls, r: _Reader) -> DistributionUsage:
+        r.unknown_keys(_DISTRIBUTION_KEYS)
         name = r.get("name", str)
         if name and canonicalize_name(name) != name:
             r.problem("name", f"{name!r} is not normalized (expected {canonicalize_name(name)!r})")
         version = r.get("version", str)
-        try:
-            Version(version)
-        except InvalidVersion:
+        if isinstance(r.data.get("version"), str) and not _is_version(version):
             r.problem("version", f"{version!r} is not a valid version")
+        also_seen = r.strings("also-seen")
+        for index, other in enumerate(also_seen):
+            if not _is_version(other):
+                place = f"{r.where}.also-seen[{index}]"
+                r.issues.append(ProfileIssue(place, f"{other!r} is not a valid version"))
         lists = {key: r.strings(key) for key in ("files", "probed")}
         for key, paths in lists.items():
             for index, path in enumerate(paths):
@@ -247,7 +296,7 @@ class DistributionUsage:
             files=lists["files"],
             probed=lists["probed"],
             scripts=r.strings("scripts"),
-            also_seen=r.strings("also-seen"),
+            also_seen=also_seen,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,7 +327,7 @@ class Profile:
     distributions: tuple[DistributionUsage, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.distributions, key=lambda d: (d.name, Version(d.version))))
+        ordered = tuple(sorted(self.distributions, key=lambda d: (d.name, _version_key(d.version))))
         object.__setattr__(self, "distributions", ordered)
 
     # -- reading ---------------------------------------------------------------
@@ -289,7 +338,7 @@ class Profile:
         issues: list[ProfileIssue] = []
         top = _Reader(data, "", issues)
         version = top.get("profile-version", int, what="an integer")
-        if "profile-version" in data and version != PROFILE_VERSION:
+        if type(data.get("profile-version")) is int and version != PROFILE_VERSION:
             issues.append(
                 ProfileIssue(
                     "profile-version",
@@ -298,9 +347,7 @@ class Profile:
                 )
             )
             raise ProfileError(source, issues)
-        known = {"profile-version", "traces", "distributions"}
-        for key in sorted(set(data) - known):
-            issues.append(ProfileIssue(key, "unknown key"))
+        top.unknown_keys(("profile-version", "traces", "distributions"))
         traces = tuple(Trace.from_reader(r) for r in top.tables("traces"))
         dists = tuple(DistributionUsage.from_reader(r) for r in top.tables("distributions"))
         issues.extend(_duplicate_issues(dists))
@@ -310,12 +357,20 @@ class Profile:
 
     @classmethod
     def loads(cls, text: str, source: str = "<profile>") -> Profile:
-        if len(text) > MAX_PROFILE_BYTES:
-            raise ProfileError(source, [ProfileIssue("", "larger than the 64 MiB limit")])
+        """Parse and validate the text of a profile; ``source`` names it in errors."""
+        if len(text) > MAX_PROFILE_BYTES or (
+            len(text) * 4 > MAX_PROFILE_BYTES
+            and len(text.encode("utf-8", "surrogatepass")) > MAX_PROFILE_BYTES
+        ):
+            raise ProfileError(source, [_too_big()])
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ProfileError(source, [ProfileIssue("", f"not valid TOML: {exc}")]) from None
+        except ValueError as exc:  # TOMLDecodeError, or an integer too long to convert
+            problem = str(exc)
+            if not isinstance(exc, tomllib.TOMLDecodeError):
+                problem = problem.split(":", 1)[0]  # drop the hint about sys.set_int_max_str_digits
+            problem = " ".join(problem.split())
+            raise ProfileError(source, [ProfileIssue("", f"not valid TOML: {problem}")]) from None
         except RecursionError:
             raise ProfileError(source, [ProfileIssue("", "nested too deeply")]) from None
         return cls.from_dict(data, source)
@@ -324,11 +379,12 @@ class Profile:
     def load(cls, path: Path | str) -> Profile:
         path = Path(path)
         try:
-            if path.stat().st_size > MAX_PROFILE_BYTES:
-                raise ProfileError(str(path), [ProfileIssue("", "larger than the 64 MiB limit")])
-            raw = path.read_bytes()
+            with path.open("rb") as file:  # one byte past the limit at most (think /dev/zero)
+                raw = file.read(MAX_PROFILE_BYTES + 1)
         except OSError as exc:
             raise ProfileError(str(path), [ProfileIssue("", exc.strerror or str(exc))]) from None
+        if len(raw) > MAX_PROFILE_BYTES:
+            raise ProfileError(str(path), [_too_big()])
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -409,6 +465,11 @@ def _duplicate_issues(dists: Sequence[DistributionUsage]) -> list[ProfileIssue]:
 
 
 def merge_profiles(profiles: Iterable[Profile]) -> Profile:
+    """Union of ``profiles``: traces once each (oldest first), usage per (name, version).
+
+    A file loaded in one profile and only probed in another ends up loaded. Each entry's
+    ``also_seen`` is recomputed: the other versions of its name in the result.
+    """
     traces: list[Trace] = []
     by_key: dict[tuple[str, str], DistributionUsage] = {}
     for profile in profiles:
@@ -420,5 +481,37 @@ def merge_profiles(profiles: Iterable[Profile]) -> Profile:
     for name, version in by_key:
         versions.setdefault(name, set()).add(version)
     dists = [replace(d, also_seen=tuple(versions[d.name] - {d.version})) for d in by_key.values()]
-    traces.sort(key=lambda t: t.created)
+    traces.sort(key=lambda t: (t.created, json.dumps(t.to_dict(), sort_keys=True)))
     return Profile(traces=tuple(traces), distributions=tuple(dists))
+
+
+def bundled_profiles_dir() -> Path:
+    """Where the curated profiles are: inside the installed package, or the source tree's."""
+    here = Path(__file__).parent
+    for candidate in (here / "profiles", here.parent / "profiles"):
+        if candidate.is_dir():
+            return candidate
+    return here / "profiles"
+
+
+def bundled_profiles() -> dict[str, Path]:
+    """The curated profiles by name (file stem)."""
+    return {p.stem: p for p in sorted(bundled_profiles_dir().glob("*.toml"))}
+
+
+def load_profiles(specs: Sequence[str]) -> tuple[Profile | None, str]:
+    """Load and merge profiles named by path or by bundled name; also return their label.
+
+    The label (file stems joined by ``+``) is how stubs name the profile.
+    """
+    if not specs:
+        return None, ""
+    bundled = bundled_profiles()
+    profiles, labels = [], []
+    for spec in specs:
+        path = Path(spec)
+        if not path.exists() and spec in bundled:
+            path = bundled[spec]
+        profiles.append(Profile.load(path))
+        labels.append(path.stem if path.suffix == ".toml" else path.name)
+    return merge_profiles(profiles), "+".join(labels)

@@ -1,0 +1,417 @@
+"""The lean install: one pipeline (resolve → plan → fetch → strip) and its last steps.
+
+``prepare`` runs the pipeline that ``install``, ``wheel`` (and later ``lock``) share;
+``install_prepared`` hands the wheels to the target's pip (or uv) with ``--no-deps``;
+``restore`` puts the original wheels back. What a lean install did is recorded in
+``<prefix>/lean-install/state.json`` so that ``restore`` knows where the originals are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from lean_install import __version__
+from lean_install.cache import Cache
+from lean_install.environment import Environment
+from lean_install.errors import LeanInstallError, PipError
+from lean_install.plan import DistributionPlan, Plan, Policy, decide, plan_wheel
+from lean_install.profile import DistributionUsage, Profile
+from lean_install.progress import Progress
+from lean_install.resolve import Resolution, ResolvedDistribution, fetch, index_options, resolve
+from lean_install.strip import build_stripped_wheel, build_stub_distribution
+from lean_install.wheel import OriginalWheel
+
+__all__ = [
+    "Installer",
+    "Prepared",
+    "prepare",
+    "install_prepared",
+    "choose_installer",
+    "pip_check",
+    "restore",
+    "read_state",
+    "RestoreError",
+]
+
+Installer = Literal["pip", "uv"]
+STATE_FILE = Path("lean-install") / "state.json"
+
+
+class RestoreError(LeanInstallError):
+    """A distribution that lean-install did not install, or whose original is gone."""
+
+    def __init__(self, detail: str, hint: str | None = None) -> None:
+        self.detail = detail
+        self.hint = hint
+        super().__init__(detail)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The outcome of the pipeline: a plan and, for each installed distribution, its wheel."""
+
+    resolution: Resolution
+    plan: Plan
+    wheels: dict[NormalizedName, Path] = field(default_factory=dict)
+    """The file to install per distribution (omitted ones are absent)."""
+    originals: dict[NormalizedName, Path] = field(default_factory=dict)
+
+
+# -- the pipeline --------------------------------------------------------------------
+
+
+def prepare(
+    env: Environment,
+    pip_args: Sequence[str],
+    *,
+    profile: Profile | None,
+    profile_label: str,
+    policy: Policy,
+    cache: Cache,
+    progress: Progress,
+    build: bool = True,
+) -> Prepared:
+    """Resolve, plan, fetch what is kept, and (with ``build``) strip; install nothing."""
+    progress.note("resolving with " + env.executable + " -m pip")
+    resolution = resolve(env, pip_args)
+    preliminary = decide(resolution, profile, policy, profile_label=profile_label)
+    wanted = [d for d in resolution.distributions if preliminary[d.name].decision in _FETCHED]
+    progress.step("fetching", len(wanted))
+    originals = fetch(env, wanted, cache, pip_args)
+    progress.step("planning and stripping", len(resolution.distributions))
+    plans: list[DistributionPlan] = []
+    wheels: dict[NormalizedName, Path] = {}
+    for dist in resolution.distributions:
+        usage = profile.find(dist.name) if profile else []
+        plan, wheel = _carry_out(
+            dist, preliminary[dist.name], originals, usage, policy, cache, build
+        )
+        plans.append(plan)
+        if wheel is not None:
+            wheels[dist.name] = wheel
+        progress.advance(dist.name)
+    digest = profile.usage_digest() if profile else ""
+    full = Plan(
+        policy=policy,
+        profile_label=profile_label,
+        profile_digest=digest,
+        distributions=tuple(plans),
+    )
+    return Prepared(resolution=resolution, plan=full, wheels=wheels, originals=originals)
+
+
+_FETCHED = ("keep", "strip")
+
+
+def _carry_out(
+    dist: ResolvedDistribution,
+    preliminary: DistributionPlan,
+    originals: Mapping[NormalizedName, Path],
+    usage: Sequence[DistributionUsage],
+    policy: Policy,
+    cache: Cache,
+    build: bool,
+) -> tuple[DistributionPlan, Path | None]:
+    """The final plan of one distribution and the wheel that carries it out."""
+    if preliminary.decision == "omit":
+        return preliminary, None
+    if preliminary.decision == "stub":
+        return preliminary, _stub_wheel(preliminary, cache) if build else None
+    original = originals[dist.name]
+    if not dist.is_wheel:
+        return preliminary, original
+    plan = _plan_one(preliminary, original, usage, policy, cache)
+    if plan.decision != "strip":
+        return plan, original
+    return plan, _stripped_wheel(plan, original, cache) if build else None
+
+
+def _plan_one(
+    preliminary: DistributionPlan,
+    original: Path,
+    usage: Sequence[DistributionUsage],
+    policy: Policy,
+    cache: Cache,
+) -> DistributionPlan:
+    """``plan_wheel`` on the original, remembered in the cache for the same inputs.
+
+    Listing a wheel validates it and may read ELF headers: for torch, seconds. The same
+    original, preliminary plan, usage and policy always give the same plan.
+    """
+    key = _plan_key(preliminary, original, usage, policy)
+    remembered = cache.plan(key)
+    if remembered is not None:
+        return DistributionPlan.from_dict(remembered)
+    with OriginalWheel.open(original) as wheel:
+        plan = plan_wheel(preliminary, wheel.listing(), usage, policy)
+    cache.add_plan(key, plan.to_dict())
+    return plan
+
+
+def _plan_key(
+    preliminary: DistributionPlan,
+    original: Path,
+    usage: Sequence[DistributionUsage],
+    policy: Policy,
+) -> str:
+    canon = json.dumps(
+        [
+            __version__,
+            policy,
+            preliminary.to_dict(),
+            [u.to_dict() for u in usage],
+            original.parent.name,  # the original's sha256: originals/<sha256>/<file>
+        ],
+        sort_keys=True,
+    )
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def _stripped_wheel(plan: DistributionPlan, original: Path, cache: Cache) -> Path:
+    sha256 = original.parent.name  # originals/<sha256>/<file>
+    cached = cache.stripped(sha256, plan.digest())
+    if cached is not None:
+        return cached
+    with cache.temporary_directory() as tmp:
+        built = build_stripped_wheel(original, plan, tmp)
+        return cache.add_stripped(sha256, plan.digest(), built, move=True)
+
+
+_STUB_KEY = "0" * 64  # stub distributions have no original: one namespace for all
+
+
+def _stub_wheel(plan: DistributionPlan, cache: Cache) -> Path:
+    cached = cache.stripped(_STUB_KEY, plan.digest())
+    if cached is not None:
+        return cached
+    with cache.temporary_directory() as tmp:
+        built = build_stub_distribution(plan, tmp)
+        return cache.add_stripped(_STUB_KEY, plan.digest(), built, move=True)
+
+
+# -- installing ----------------------------------------------------------------------
+
+
+def choose_installer(requested: str) -> Installer:
+    """``auto`` takes uv where it is installed (it installs several times faster)."""
+    if requested in ("pip", "uv"):
+        return requested  # type: ignore[return-value]
+    return "uv" if _uv_binary() else "pip"
+
+
+def _uv_binary() -> str | None:
+    found = shutil.which("uv")
+    if found:
+        return found
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return None
+
+
+@contextmanager
+def _wheelhouse(wheels: Mapping[NormalizedName, Path], cache: Cache) -> Iterator[Path]:
+    """A directory holding exactly the wheels to install (hard links where possible)."""
+    with cache.temporary_directory() as tmp:
+        for path in wheels.values():
+            target = tmp / path.name
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copyfile(path, target)
+        yield tmp
+
+
+def _pins(prepared: Prepared) -> list[str]:
+    pins = []
+    for plan in prepared.plan.distributions:
+        if plan.name in prepared.wheels:
+            pins.append(f"{plan.name}=={plan.lean_version}")
+    return pins
+
+
+def install_prepared(
+    env: Environment,
+    prepared: Prepared,
+    *,
+    installer: Installer,
+    cache: Cache,
+    pip_args: Sequence[str],
+    progress: Progress,
+    reinstall: bool = False,
+) -> None:
+    """Install the prepared wheels into ``env`` with ``--no-deps``, by name and version.
+
+    Installing by name from a directory (not by file path) keeps ``pip freeze`` writing
+    ``name==version``.
+    """
+    pins = _pins(prepared)
+    if not pins:
+        return
+    progress.step(f"installing with {installer}", len(pins))
+    sources = index_options(pip_args) if _has_sdists(prepared) else ["--no-index"]
+    with _wheelhouse(prepared.wheels, cache) as house:
+        command = _install_command(env, installer, house, sources, pins, reinstall)
+        _run(command)
+    _write_state(env, prepared, pip_args)
+
+
+def _has_sdists(prepared: Prepared) -> bool:
+    return any(not d.is_wheel for d in prepared.resolution.distributions)
+
+
+def _install_command(
+    env: Environment,
+    installer: Installer,
+    house: Path,
+    sources: Sequence[str],
+    pins: Sequence[str],
+    reinstall: bool,
+) -> list[str]:
+    if installer == "uv":
+        uv = _uv_binary() or "uv"
+        extra = ["--reinstall"] if reinstall else []
+        return [uv, "pip", "install", "--python", env.executable, "--no-deps", "--quiet",
+                "--compile-bytecode", "--find-links", str(house), *sources, *extra, *pins]  # fmt: skip
+    extra = ["--force-reinstall"] if reinstall else []
+    return [env.executable, "-m", "pip", "install", "--no-deps", "--quiet",
+            "--disable-pip-version-check", "--find-links", str(house), *sources, *extra, *pins]  # fmt: skip
+
+
+def _run(command: Sequence[str]) -> None:
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(command, capture_output=True, text=True, env=environ)
+    if result.returncode != 0:
+        raise PipError(command, result.returncode, result.stderr + result.stdout)
+
+
+def pip_check(env: Environment) -> tuple[bool, str]:
+    """Run ``pip check`` in the target; (clean, its output)."""
+    result = subprocess.run(
+        [env.executable, "-m", "pip", "check", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+    )
+    return result.returncode == 0, (result.stdout + result.stderr).strip()
+
+
+# -- state and restore ---------------------------------------------------------------
+
+
+def _state_path(env: Environment) -> Path:
+    return env.prefix / STATE_FILE
+
+
+def read_state(env: Environment) -> dict[str, Any]:
+    """What lean installs left in this environment: per distribution, its original."""
+    try:
+        data = json.loads(_state_path(env).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"distributions": {}}
+    return data if isinstance(data.get("distributions"), dict) else {"distributions": {}}
+
+
+def _write_state(env: Environment, prepared: Prepared, pip_args: Sequence[str]) -> None:
+    state = read_state(env)
+    sources = index_options(pip_args)
+    for plan in prepared.plan.distributions:
+        dist = prepared.resolution.distribution(plan.name)
+        if dist is None or plan.name not in prepared.wheels:
+            continue
+        if plan.decision == "keep":
+            state["distributions"].pop(plan.name, None)
+            continue
+        state["distributions"][plan.name] = {
+            "version": plan.version,
+            "lean-version": plan.lean_version,
+            "decision": plan.decision,
+            "profile": plan.profile_label,
+            "original": {"filename": dist.filename, "url": dist.url, "sha256": dist.sha256},
+            "index-options": sources,
+        }
+    _write_json_atomically(_state_path(env), state)
+
+
+def _write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def restore(
+    env: Environment,
+    names: Sequence[str],
+    *,
+    cache: Cache,
+    installer: Installer,
+    progress: Progress,
+) -> list[str]:
+    """Put back the original wheels of ``names`` (all lean ones if empty); return them."""
+    state = read_state(env)
+    recorded: dict[str, Any] = state["distributions"]
+    wanted = [canonicalize_name(n) for n in names or sorted(recorded)]
+    unknown = [n for n in wanted if n not in recorded]
+    if unknown:
+        raise RestoreError(
+            f"lean-install did not install {', '.join(unknown)} in {env.prefix}",
+            hint="lean-install restore takes the distributions a lean install stripped or "
+            "stubbed; see them with: lean-install report --python " + env.executable,
+        )
+    if not wanted:
+        progress.note("nothing to restore: no lean distribution in this environment")
+        return []
+    dists = [_recorded_distribution(name, recorded[name]) for name in wanted]
+    progress.step("fetching originals", len(dists))
+    options = sorted({o for name in wanted for o in recorded[name].get("index-options", [])})
+    originals = fetch(env, dists, cache, options)
+    prepared = Prepared(
+        resolution=Resolution(distributions=tuple(dists)),
+        plan=Plan(
+            policy="safe",
+            distributions=tuple(_keep_plan(d) for d in dists),
+        ),
+        wheels=dict(originals),
+        originals=dict(originals),
+    )
+    install_prepared(
+        env, prepared, installer=installer, cache=cache, pip_args=[], progress=progress,
+        reinstall=True,
+    )  # fmt: skip
+    for name in wanted:
+        recorded.pop(name, None)
+    _write_json_atomically(_state_path(env), state)
+    return list(wanted)
+
+
+def _recorded_distribution(name: str, entry: Mapping[str, Any]) -> ResolvedDistribution:
+    original = entry["original"]
+    return ResolvedDistribution(
+        name=canonicalize_name(name),
+        version=entry["version"],
+        url=original["url"],
+        filename=original["filename"],
+        sha256=original.get("sha256"),
+        requested=True,
+    )
+
+
+def _keep_plan(dist: ResolvedDistribution) -> DistributionPlan:
+    return DistributionPlan(
+        name=dist.name, version=dist.version, decision="keep", reason="restored"
+    )
