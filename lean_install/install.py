@@ -23,6 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from lean_install import __version__
 from lean_install.cache import Cache
+from lean_install.elf import is_shared_object_name
 from lean_install.environment import Environment
 from lean_install.errors import LeanInstallError, PipError
 from lean_install.plan import DistributionPlan, Plan, Policy, decide, plan_wheel
@@ -92,10 +93,11 @@ def prepare(
     progress.step("planning and stripping", len(resolution.distributions))
     plans: list[DistributionPlan] = []
     wheels: dict[NormalizedName, Path] = {}
+    mapped = _mapped_libraries(profile)
     for dist in resolution.distributions:
         usage = profile.find(dist.name) if profile else []
         plan, wheel = _carry_out(
-            dist, preliminary[dist.name], originals, usage, policy, cache, build
+            dist, preliminary[dist.name], originals, (usage, mapped), policy, cache, build
         )
         plans.append(plan)
         if wheel is not None:
@@ -114,11 +116,27 @@ def prepare(
 _FETCHED = ("keep", "strip")
 
 
+def _mapped_libraries(profile: Profile | None) -> frozenset[str]:
+    """File names of the shared libraries the profile saw loaded, in any distribution."""
+    if profile is None:
+        return frozenset()
+    return frozenset(
+        path.rsplit("/", 1)[-1]
+        for dist in profile.distributions
+        for path in dist.files
+        if is_shared_object_name(path)
+    )
+
+
+Usage = tuple[Sequence[DistributionUsage], frozenset[str]]
+"""A distribution's profile entries, and the shared libraries the whole profile mapped."""
+
+
 def _carry_out(
     dist: ResolvedDistribution,
     preliminary: DistributionPlan,
     originals: Mapping[NormalizedName, Path],
-    usage: Sequence[DistributionUsage],
+    usage: Usage,
     policy: Policy,
     cache: Cache,
     build: bool,
@@ -140,7 +158,7 @@ def _carry_out(
 def _plan_one(
     preliminary: DistributionPlan,
     original: Path,
-    usage: Sequence[DistributionUsage],
+    usage: Usage,
     policy: Policy,
     cache: Cache,
 ) -> DistributionPlan:
@@ -154,7 +172,8 @@ def _plan_one(
     if remembered is not None:
         return DistributionPlan.from_dict(remembered)
     with OriginalWheel.open(original) as wheel:
-        plan = plan_wheel(preliminary, wheel.listing(), usage, policy)
+        entries, mapped = usage
+        plan = plan_wheel(preliminary, wheel.listing(), entries, policy, mapped=mapped)
     cache.add_plan(key, plan.to_dict())
     return plan
 
@@ -162,15 +181,17 @@ def _plan_one(
 def _plan_key(
     preliminary: DistributionPlan,
     original: Path,
-    usage: Sequence[DistributionUsage],
+    usage: Usage,
     policy: Policy,
 ) -> str:
+    entries, mapped = usage
     canon = json.dumps(
         [
             __version__,
             policy,
             preliminary.to_dict(),
-            [u.to_dict() for u in usage],
+            [u.to_dict() for u in entries],
+            sorted(mapped),
             original.parent.name,  # the original's sha256: originals/<sha256>/<file>
         ],
         sort_keys=True,

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -446,8 +446,13 @@ class _Contents:
             keep.update(self.members_of(module))
         return keep
 
-    def needs(self, member: str, *, elf: bool = True) -> list[str]:
-        """What keeping ``member`` requires: its ``__init__`` chain and ELF dependencies."""
+    def needs(
+        self, member: str, *, elf: bool = True, satisfied: Collection[str] = ()
+    ) -> list[str]:
+        """What keeping ``member`` requires: its ``__init__`` chain and ELF dependencies.
+
+        Sonames in ``satisfied`` are left out: the trace saw them mapped.
+        """
         out: list[str] = []
         parts = self.installed[member].split("/")[:-1]
         for depth in range(1, len(parts) + 1):
@@ -455,6 +460,8 @@ class _Contents:
         if not elf or member not in self.listing.needed:
             return out
         for soname in self.listing.needed[member]:
+            if soname in satisfied:
+                continue
             if soname not in self._sonames:
                 self._sonames[soname] = _resolve_soname(soname, self.by_basename)
             out.extend(self._sonames[soname])
@@ -506,8 +513,15 @@ def plan_wheel(
     listing: WheelListing,
     usage: Sequence[DistributionUsage],
     policy: Policy,
+    *,
+    mapped: Collection[str] = (),
 ) -> DistributionPlan:
     """Refine a ``strip`` candidate from ``decide`` once its wheel is listed.
+
+    ``mapped`` holds the file names of the shared libraries the profile saw loaded, in
+    any distribution: a library this profile saw loaded needs no copy of a soname the
+    loader was seen to take from elsewhere (numpy.libs and scipy.libs ship the same
+    libgfortran; scipy's openblas is served numpy's, already mapped).
 
     ``usage`` holds the profile's entries for this distribution (any version). With
     the ``profile`` policy and an entry at this very version, everything the profile
@@ -528,7 +542,8 @@ def plan_wheel(
         roots = {m for m in listing.members if contents.category(m) is None}
         probed_modules = set()
     roots |= contents.always_kept() | _protected(contents, usages, exact)
-    keep = _close(contents, roots, probed_modules)
+    loaded = {m for u in exact for p in u.files for m in contents.lookup(p)}
+    keep = _close(contents, roots, probed_modules, loaded=loaded, mapped=mapped)
     drop = [m for m in listing.members if m not in keep]
     stubs = _stubs(contents, drop, keep, probed_modules)
     others = [u for u in usages if u not in exact]
@@ -605,19 +620,29 @@ def _protected(
     return keep
 
 
-def _close(contents: _Contents, roots: set[str], probed_modules: set[str]) -> set[str]:
+def _close(
+    contents: _Contents,
+    roots: set[str],
+    probed_modules: set[str],
+    *,
+    loaded: Collection[str] = (),
+    mapped: Collection[str] = (),
+) -> set[str]:
     """Add the ``__init__`` chains and ELF ``DT_NEEDED`` closure of everything kept.
 
     Probed modules (stubbed, not kept) get their ``__init__`` chain kept too, so the
     stub stands where the probe looked. When every shared library is kept anyway there
     is no ELF walk: reading DT_NEEDED means inflating the library (434 MB for
-    libtorch_cpu.so).
+    libtorch_cpu.so). For a ``loaded`` library, needed sonames the trace saw ``mapped``
+    were provably served by the loader; any other need is resolved in the wheel.
     """
     keep = set(roots)
     droppable_elf = any(m not in keep for m in contents.listing.needed)
     todo = [*keep, *probed_modules]
     while todo:
-        for dep in contents.needs(todo.pop(), elf=droppable_elf):
+        member = todo.pop()
+        proven = mapped if member in loaded else ()
+        for dep in contents.needs(member, elf=droppable_elf, satisfied=proven):
             if dep not in keep:
                 keep.add(dep)
                 todo.append(dep)
