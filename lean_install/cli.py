@@ -247,8 +247,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise SystemExit("lean-install restore: name the distributions to restore, or --all")
     env = Environment.inspect(args.python)
     with make_progress(args.quiet) as progress:
-        restored = restore(env, [] if args.all else args.distributions, cache=Cache.default(),
-                           installer=choose_installer(args.installer), progress=progress)  # fmt: skip
+        names = [] if args.all else args.distributions
+        installer = choose_installer(args.installer)
+        restored = restore(
+            env, names, cache=Cache.default(), installer=installer, progress=progress
+        )
     clean, output = pip_check(env)
     _say(f"restored {', '.join(restored) or 'nothing'} in {env.prefix}")
     if not clean:
@@ -266,7 +269,8 @@ pip() {
         for __lean_arg in "$@"; do
             if [ "$__lean_arg" = "--lean" ]; then
                 shift
-                command lean-install install --python "$(command -v python3 || command -v python)" "$@"
+                __lean_python="$(command -v python3 || command -v python)"
+                command lean-install install --python "$__lean_python" "$@"
                 return $?
             fi
         done
@@ -302,6 +306,12 @@ def cmd_profile_list(args: argparse.Namespace) -> int:
         commands = "; ".join(" ".join(t.command) for t in profile.traces)
         print(f"{name}: {used}\n    traced: {commands}")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lean_install.demo import run_demo
+
+    return run_demo(Path(args.dir) if args.dir else None, keep=args.keep)
 
 
 # -- parser --------------------------------------------------------------------------
@@ -354,6 +364,10 @@ def _add_restore_and_hook(sub: Any) -> None:
     h = sub.add_parser("shell-hook", help="print the shell function behind `pip install --lean`")
     h.add_argument("shell", nargs="?", choices=["bash", "zsh", "fish"], default="bash")
     h.set_defaults(func=cmd_shell_hook)
+    d = sub.add_parser("demo", help="trace, lean-install and run a small real example")
+    d.add_argument("--dir", help="work there (kept) instead of a temporary directory")
+    d.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    d.set_defaults(func=cmd_demo)
     sub.add_parser("install", help="install lean: only what the profile uses", add_help=False)
     sub.add_parser("wheel", help="build the lean wheels into a directory (-w DIR)", add_help=False)
 
@@ -389,3 +403,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `lean-install report | head`
+        sys.stderr.close()
+        return 0

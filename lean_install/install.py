@@ -307,11 +307,11 @@ def _install_command(
     if installer == "uv":
         uv = _uv_binary() or "uv"
         extra = ["--reinstall"] if reinstall else []
-        return [uv, "pip", "install", "--python", env.executable, "--no-deps", "--quiet",
-                "--compile-bytecode", "--find-links", str(house), *sources, *extra, *pins]  # fmt: skip
+        head = [uv, "pip", "install", "--python", env.executable, "--compile-bytecode"]
+        return [*head, "--no-deps", "--quiet", "--find-links", str(house), *sources, *extra, *pins]
     extra = ["--force-reinstall"] if reinstall else []
-    return [env.executable, "-m", "pip", "install", "--no-deps", "--quiet",
-            "--disable-pip-version-check", "--find-links", str(house), *sources, *extra, *pins]  # fmt: skip
+    head = [env.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+    return [*head, "--no-deps", "--quiet", "--find-links", str(house), *sources, *extra, *pins]
 
 
 def _run(command: Sequence[str]) -> None:
@@ -372,7 +372,7 @@ def _write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def restore(

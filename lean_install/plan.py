@@ -62,6 +62,17 @@ Decision = Literal["keep", "strip", "stub", "omit"]
 Policy = Literal["profile", "safe"]
 
 
+def original_version(version: str) -> str:
+    """``2.13.0+cpu.lean.ab12`` → ``2.13.0+cpu``; ``1.0+lean.ab12`` → ``1.0``."""
+    head, sep, local = version.partition("+")
+    if not sep:
+        return version
+    parts = local.split(".")
+    if "lean" in parts:
+        parts = parts[: parts.index("lean")]
+    return f"{head}+{'.'.join(parts)}" if parts else head
+
+
 @dataclass(frozen=True, kw_only=True)
 class DistributionPlan:
     """The decision for one distribution and everything needed to carry it out."""
@@ -446,9 +457,7 @@ class _Contents:
             keep.update(self.members_of(module))
         return keep
 
-    def needs(
-        self, member: str, *, elf: bool = True, satisfied: Collection[str] = ()
-    ) -> list[str]:
+    def needs(self, member: str, *, elf: bool = True, satisfied: Collection[str] = ()) -> list[str]:
         """What keeping ``member`` requires: its ``__init__`` chain and ELF dependencies.
 
         Sonames in ``satisfied`` are left out: the trace saw them mapped.

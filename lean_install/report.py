@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.version import InvalidVersion, Version
 
+from lean_install.plan import original_version
+
 if TYPE_CHECKING:
     from lean_install.environment import Environment, InstalledDistribution
     from lean_install.profile import DistributionUsage, Profile
@@ -451,6 +453,8 @@ def _source_of(pyc: str) -> str:
 
 
 def _same_version(a: str, b: str) -> bool:
+    """Equal versions; a lean install's ``+lean.<digest>`` label does not count."""
+    a, b = original_version(a), original_version(b)
     try:
         return Version(a) == Version(b)
     except InvalidVersion:
@@ -507,17 +511,37 @@ def _metadata_paths(root: str, dist_info: str) -> list[str]:
     return sorted(os.path.relpath(p, root).replace(os.sep, "/") for p in _walk_files(base))
 
 
+def _compiled(files: Iterable[str], cache_tag: str) -> list[str]:
+    """The ``__pycache__`` files of the ``.py`` files among ``files``.
+
+    Installers that compile without recording (uv) leave them out of RECORD; they belong
+    to the distribution all the same, as pip's uninstall knows.
+    """
+    out = []
+    for path in files:
+        if path.endswith(".py") and not path.startswith("../"):
+            head, _, name = path.rpartition("/")
+            pyc = f"__pycache__/{name[:-3]}.{cache_tag}.pyc"
+            out.append(f"{head}/{pyc}" if head else pyc)
+    return out
+
+
 def _measure_distribution(
-    dist: InstalledDistribution, used: _Used | None, claimed: set[str]
+    dist: InstalledDistribution, used: _Used | None, claimed: set[str], cache_tag: str = ""
 ) -> DistributionReport:
     """Count the files of ``dist`` no earlier distribution claimed, and claim them.
 
-    The RECORD's files, then any file of the ``.dist-info`` directory RECORD does not list
-    (a distribution without RECORD still owns its metadata).
+    The RECORD's files, their compiled bytecode where RECORD does not list it, then any
+    file of the ``.dist-info`` directory RECORD does not list (a distribution without
+    RECORD still owns its metadata).
     """
     root = os.path.realpath(dist.root)
     tally = _Tally()
-    for path in (*dist.files, *_metadata_paths(root, dist.dist_info)):
+    compiled = _compiled(dist.files, cache_tag) if cache_tag else []
+    extra = [p for p in compiled if _join(root, p) not in claimed]
+    for path in (*dist.files, *_metadata_paths(root, dist.dist_info), *extra):
+        if path in extra and _lstat(_join(root, path)) is None:
+            continue
         absolute = _join(root, path)
         if absolute in claimed:
             continue
@@ -590,9 +614,11 @@ def build_report(env: Environment, profile: Profile | None = None) -> Report:
     """
     claimed: set[str] = set()
     dists = []
+    major, minor = env.python.split(".")[:2]
+    cache_tag = f"{env.implementation}-{major}{minor}"
     for dist in env.distributions():
         used = _used_by(profile, dist.name, dist.version) if profile is not None else None
-        dists.append(_measure_distribution(dist, used, claimed))
+        dists.append(_measure_distribution(dist, used, claimed, cache_tag))
     roots = _roots(env)
     return Report(
         environment=ReportEnvironment(
