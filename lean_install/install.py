@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,11 +285,38 @@ def install_prepared(
     if not pins:
         return
     progress.step(f"installing with {installer}", len(pins))
+    for cleared in _clear_interrupted(env, prepared.wheels):
+        progress.note(f"removed {cleared}: left by an interrupted install (it has no RECORD)")
     sources = index_options(pip_args) if _has_sdists(prepared) else ["--no-index"]
     with _wheelhouse(prepared.wheels, cache) as house:
         command = _install_command(env, installer, house, sources, pins, reinstall)
         _run(command)
     _write_state(env, prepared, pip_args)
+
+
+def _clear_interrupted(env: Environment, names: Iterable[NormalizedName]) -> list[Path]:
+    """Remove the ``.dist-info`` of interrupted installs of ``names``; return what was removed.
+
+    pip and uv write RECORD last: a ``.dist-info`` of theirs without RECORD is an install
+    killed half-way. pip counts it as installed and cannot uninstall it (not even with
+    ``--force-reinstall``), so a rerun or a restore would leave it broken. Other tools'
+    RECORD-less ``.dist-info`` (Debian's ``INSTALLER`` says ``debian``) are left alone.
+    """
+    wanted = set(names)
+    removed = []
+    for root in env.site_packages:
+        for info in sorted(root.glob("*.dist-info")):
+            name = canonicalize_name(info.name[: -len(".dist-info")].partition("-")[0])
+            if name not in wanted or (info / "RECORD").exists():
+                continue
+            try:
+                installer = (info / "INSTALLER").read_text(encoding="utf-8").strip()
+            except OSError:
+                installer = ""
+            if installer in ("", "pip", "uv"):
+                shutil.rmtree(info)
+                removed.append(info)
+    return removed
 
 
 def _has_sdists(prepared: Prepared) -> bool:
