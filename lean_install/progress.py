@@ -25,6 +25,10 @@ class Progress:
     def note(self, message: str) -> None:
         """A one-line message worth showing."""
 
+    def warn(self, message: str) -> None:
+        """A warning: shown even when quiet, as pip does."""
+        print(f"lean-install: warning: {message}", file=sys.stderr, flush=True)
+
     def close(self) -> None:
         """The work is over."""
 
