@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from lean_install import __version__
-from lean_install.errors import LeanInstallError
+from lean_install.errors import LeanInstallError, OutputError, UsageError
 from lean_install.plan import Policy
 from lean_install.profile import Profile, merge_profiles
 
@@ -36,8 +37,9 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     if not command:
-        raise SystemExit("lean-install trace: give the workload after --, e.g. -- python x.py")
+        raise UsageError("trace: give the workload after --", hint="-- python train.py")
     output = Path(args.output)
+    _check_writable(output)
     previous = Profile.load(output) if args.append and output.exists() else None
     result = trace(command, backend=args.backend)
     profile = result.profile if previous is None else merge_profiles([previous, result.profile])
@@ -82,7 +84,17 @@ def cmd_profile_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse an output path before any work is done (a trace would be lost)."""
+    directory = path.parent if str(path.parent) else Path()
+    if not directory.is_dir():
+        raise OutputError(str(path), f"no directory {directory}")
+    if not os.access(directory, os.W_OK):
+        raise OutputError(str(path), f"{directory} is not writable")
+
+
 def cmd_profile_merge(args: argparse.Namespace) -> int:
+    _check_writable(Path(args.output))
     profiles = [Profile.load(path) for path in args.profiles]
     merged = merge_profiles(profiles)
     merged.dump(args.output)
@@ -226,7 +238,7 @@ def cmd_wheel(argv: Sequence[str]) -> int:
 
     args, pip_args = _lean_options().parse_known_args(list(argv))
     if not args.wheel_dir:
-        raise SystemExit("lean-install wheel: give -w DIR, the directory to write wheels into")
+        raise UsageError("wheel: give -w DIR, the directory to write the wheels into")
     _, _, prepared, _ = _pipeline(args, pip_args, build=True)
     out = Path(args.wheel_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -244,7 +256,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from lean_install.progress import make_progress
 
     if not args.all and not args.distributions:
-        raise SystemExit("lean-install restore: name the distributions to restore, or --all")
+        raise UsageError("restore: name the distributions to restore, or give --all")
     env = Environment.inspect(args.python)
     with make_progress(args.quiet) as progress:
         names = [] if args.all else args.distributions

@@ -22,7 +22,15 @@ __all__ = [
     "ResolutionError",
     "PipError",
     "PlanError",
+    "UsageError",
+    "OutputError",
 ]
+
+
+def _more(count: int) -> str:
+    if count <= 1:
+        return ""
+    return f" (and {count - 1} more problem{'s' if count > 2 else ''})"
 
 
 class LeanInstallError(Exception):
@@ -58,8 +66,7 @@ class ProfileError(LeanInstallError, ValueError):
 
     def _message(self) -> str:
         first = self.issues[0] if self.issues else ProfileIssue("", "invalid profile")
-        more = f" (and {len(self.issues) - 1} more problems)" if len(self.issues) > 1 else ""
-        return f"{self.source}: {first}{more}"
+        return f"{self.source}: {first}{_more(len(self.issues))}"
 
 
 class CommandNotFoundError(LeanInstallError, FileNotFoundError):
@@ -98,8 +105,8 @@ class WheelError(LeanInstallError, ValueError):
     def __init__(self, wheel: str, issues: Sequence[str]) -> None:
         self.wheel = wheel
         self.issues = tuple(issues)
-        more = f" (and {len(self.issues) - 1} more problems)" if len(self.issues) > 1 else ""
-        super().__init__(f"{wheel}: {self.issues[0] if self.issues else 'invalid wheel'}{more}")
+        first = self.issues[0] if self.issues else "invalid wheel"
+        super().__init__(f"{wheel}: {first}{_more(len(self.issues))}")
 
 
 class HashMismatchError(LeanInstallError, ValueError):
@@ -142,3 +149,23 @@ class PlanError(LeanInstallError, ValueError):
         self.detail = detail
         self.hint = hint
         super().__init__(detail)
+
+
+class UsageError(LeanInstallError):
+    """A command line that cannot be run as given."""
+
+    exit_code = 2
+
+    def __init__(self, detail: str, hint: str | None = None) -> None:
+        self.detail = detail
+        self.hint = hint
+        super().__init__(detail)
+
+
+class OutputError(LeanInstallError, OSError):
+    """A file lean-install was asked to write cannot be written."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write {path}: {reason}")

@@ -465,7 +465,8 @@ def _duplicate_issues(dists: Sequence[DistributionUsage]) -> list[ProfileIssue]:
 
 
 def merge_profiles(profiles: Iterable[Profile]) -> Profile:
-    """Union of ``profiles``: traces once each (oldest first), usage per (name, version).
+    """Union of ``profiles``: traces once each (oldest first; ties keep their order),
+    usage per (name, version).
 
     A file loaded in one profile and only probed in another ends up loaded. Each entry's
     ``also_seen`` is recomputed: the other versions of its name in the result.
@@ -481,7 +482,7 @@ def merge_profiles(profiles: Iterable[Profile]) -> Profile:
     for name, version in by_key:
         versions.setdefault(name, set()).add(version)
     dists = [replace(d, also_seen=tuple(versions[d.name] - {d.version})) for d in by_key.values()]
-    traces.sort(key=lambda t: (t.created, json.dumps(t.to_dict(), sort_keys=True)))
+    traces.sort(key=lambda t: t.created)
     return Profile(traces=tuple(traces), distributions=tuple(dists))
 
 

@@ -19,7 +19,7 @@ from lean_install import profile as profile_module
 from lean_install.cli import main
 from lean_install.profile import DistributionUsage, Profile, merge_profiles
 
-WHEEL_FILES = {
+WHEEL_FILES: dict[str, bytes | str] = {
     "shiny/__init__.py": "from shiny.core import run\n",
     "shiny/core.py": "def run():\n    return 'ok'\n",
     "shiny/unused.py": "X = 1\n" * 40,

@@ -174,13 +174,18 @@ def test_merge_concatenates_traces_once_each_oldest_first() -> None:
 
 
 def test_merge_is_associative_and_commutative() -> None:
-    same_time = "2025-01-01T00:00:00+00:00"
-    a = Profile(traces=(make_trace(same_time, cmd="a.py"),),
-                distributions=(dist("pkg", "1.0", ["pkg/a.py"], ["pkg/p.py"]),))  # fmt: skip
-    b_dists = (dist("pkg", "2.0", ["pkg/b.py"]), dist("other", "0.1", ["o.py"]))
-    b = Profile(traces=(make_trace(same_time, cmd="b.py"),), distributions=b_dists)
-    c = Profile(traces=(make_trace("2024-12-31T00:00:00+00:00"),),
-                distributions=(dist("pkg", "1.0", ["pkg/p.py"]),))  # fmt: skip
+    a = Profile(
+        traces=(make_trace("2025-01-01T00:00:00+00:00", cmd="a.py"),),
+        distributions=(dist("pkg", "1.0", ["pkg/a.py"], ["pkg/p.py"]),),
+    )
+    b = Profile(
+        traces=(make_trace("2025-01-02T00:00:00+00:00", cmd="b.py"),),
+        distributions=(dist("pkg", "2.0", ["pkg/b.py"]), dist("other", "0.1", ["o.py"])),
+    )
+    c = Profile(
+        traces=(make_trace("2024-12-31T00:00:00+00:00"),),
+        distributions=(dist("pkg", "1.0", ["pkg/p.py"]),),
+    )
     results = [
         a.merge(b).merge(c),
         a.merge(b.merge(c)),
@@ -191,6 +196,13 @@ def test_merge_is_associative_and_commutative() -> None:
     assert len({r.dumps() for r in results}) == 1
     assert len(results[0].traces) == 3
     assert results[0].find("pkg")[0].files == ("pkg/a.py", "pkg/p.py")
+
+
+def test_traces_of_the_same_second_keep_their_order() -> None:
+    """``trace --append`` twice within a second still lists the runs in the order they ran."""
+    first, second = make_trace(cmd="first.py"), make_trace(cmd="second.py")
+    merged = Profile(traces=(first,)).merge(Profile(traces=(second,)))
+    assert [t.command[1] for t in merged.traces] == ["first.py", "second.py"]
 
 
 def test_usage_digest_ignores_traces_but_not_usage() -> None:
@@ -490,7 +502,12 @@ def test_generated_merges_are_associative_and_commutative(
     a: Profile, b: Profile, c: Profile
 ) -> None:
     left = a.merge(b).merge(c)
-    assert left == a.merge(b.merge(c)) == merge_profiles([c, a, b])
+    assert left == a.merge(b.merge(c))
+    other_order = merge_profiles([c, a, b])
+    assert other_order.distributions == left.distributions
+    # traces created in the same second keep their input order; otherwise the same
+    assert sorted(other_order.traces, key=repr) == sorted(left.traces, key=repr)
+    assert [t.created for t in other_order.traces] == [t.created for t in left.traces]
     assert Profile.loads(left.dumps()) == left
 
 
