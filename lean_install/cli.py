@@ -110,7 +110,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     from lean_install.report import build_report, render_table
 
     profile = Profile.load(args.profile) if args.profile else None
+    if args.html:
+        _check_writable(Path(args.html))
     report = build_report(Environment.inspect(args.python), profile)
+    if args.html:
+        from lean_install.html import write_html
+
+        write_html(report, Path(args.html))
+        _say(f"wrote {args.html}")
+        return 0
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -362,6 +370,7 @@ def _add_report(sub: Any) -> None:
     p.add_argument("--python", help="the interpreter of the environment (default: this one)")
     p.add_argument("--profile", help="a usage profile: report used and unused bytes")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--html", metavar="OUT", help="write a self-contained page with a treemap")
     p.set_defaults(func=cmd_report)
 
 
