@@ -30,10 +30,11 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from lean_install import __version__
+from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import DistributionPlan
 from lean_install.stubs import module_stub, stub_path
-from lean_install.wheel import Member, OriginalWheel, file_sha256, record_hash
+from lean_install.wheel import Member, OriginalWheel, record_hash
 
 __all__ = [
     "MANIFEST_NAME",

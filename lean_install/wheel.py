@@ -61,7 +61,6 @@ __all__ = [
     "Member",
     "OriginalWheel",
     "record_hash",
-    "file_sha256",
     "unsafe_path_reason",
 ]
 
@@ -86,15 +85,6 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 def record_hash(data: bytes) -> str:
     """The RECORD hash field of ``data``: ``sha256=<urlsafe base64, no padding>``."""
     return "sha256=" + _b64(hashlib.sha256(data).digest())
-
-
-def file_sha256(path: Path) -> str:
-    """The hex sha256 of a whole file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _b64(digest: bytes) -> str:
