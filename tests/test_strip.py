@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 from test_wheel import GOOD, INFO, write_wheel
 
 from lean_install import __version__
+from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import Decision, DistributionPlan
 from lean_install.strip import (
@@ -28,7 +29,7 @@ from lean_install.strip import (
     build_stripped_wheel,
     build_stub_distribution,
 )
-from lean_install.wheel import OriginalWheel, file_sha256
+from lean_install.wheel import OriginalWheel
 
 PROFILE = "mlp-training.toml"
 
