@@ -37,6 +37,7 @@ __all__ = [
     "Installer",
     "Prepared",
     "prepare",
+    "build_lean_wheel",
     "install_prepared",
     "choose_installer",
     "pip_check",
@@ -86,6 +87,8 @@ def prepare(
     """Resolve, plan, fetch what is kept, and (with ``build``) strip; install nothing."""
     progress.note("resolving with " + env.executable + " -m pip")
     resolution = resolve(env, pip_args)
+    for name in _profile_only(profile, resolution, env):
+        progress.warn(f"the profile used {name}, which the resolution does not hold")
     preliminary = decide(resolution, profile, policy, profile_label=profile_label)
     wanted = [d for d in resolution.distributions if preliminary[d.name].decision in _FETCHED]
     progress.step("fetching", len(wanted))
@@ -114,6 +117,21 @@ def prepare(
 
 
 _FETCHED = ("keep", "strip")
+
+
+def _profile_only(
+    profile: Profile | None, resolution: Resolution, env: Environment
+) -> list[str]:
+    """Distributions the profile used that neither the resolution nor the target holds.
+
+    (setuptools is in most profiles: its ``.pth`` file imports ``_distutils_hack`` at
+    start-up; the target's own copy serves it.)
+    """
+    if profile is None:
+        return []
+    resolved = {d.name for d in resolution.distributions}
+    missing = {d.name for d in profile.distributions if d.used} - resolved
+    return sorted(name for name in missing if env.distribution(name) is None)
 
 
 def _mapped_libraries(profile: Profile | None) -> frozenset[str]:
@@ -221,6 +239,19 @@ def _stub_wheel(plan: DistributionPlan, cache: Cache) -> Path:
         return cache.add_stripped(_STUB_KEY, plan.digest(), built, move=True)
 
 
+def build_lean_wheel(plan: DistributionPlan, original: Path | None, cache: Cache) -> Path:
+    """The file that carries out ``plan`` (cached): stripped, stub, or the original if kept.
+
+    For ``lock``, ``sync`` and ``wheelhouse``, which take the plan from a lock instead of
+    making it: the same plan and original give the same bytes as ``prepare`` builds.
+    """
+    if plan.decision == "stub":
+        return _stub_wheel(plan, cache)
+    if original is None or plan.decision == "omit":
+        raise ValueError(f"{plan.name}: a {plan.decision} plan has no file without its original")
+    return _stripped_wheel(plan, original, cache) if plan.decision == "strip" else original
+
+
 # -- installing ----------------------------------------------------------------------
 
 
@@ -288,35 +319,62 @@ def install_prepared(
     for cleared in _clear_interrupted(env, prepared.wheels):
         progress.note(f"removed {cleared}: left by an interrupted install (it has no RECORD)")
     sources = index_options(pip_args) if _has_sdists(prepared) else ["--no-index"]
+    _write_state(env, prepared, pip_args)  # first: `restore --all` can repair a killed run
     with _wheelhouse(prepared.wheels, cache) as house:
         command = _install_command(env, installer, house, sources, pins, reinstall)
         _run(command)
-    _write_state(env, prepared, pip_args)
 
 
 def _clear_interrupted(env: Environment, names: Iterable[NormalizedName]) -> list[Path]:
-    """Remove the ``.dist-info`` of interrupted installs of ``names``; return what was removed.
+    """Remove the ``.dist-info`` that interrupted installs of ``names`` left; return them.
 
-    pip and uv write RECORD last: a ``.dist-info`` of theirs without RECORD is an install
-    killed half-way. pip counts it as installed and cannot uninstall it (not even with
-    ``--force-reinstall``), so a rerun or a restore would leave it broken. Other tools'
-    RECORD-less ``.dist-info`` (Debian's ``INSTALLER`` says ``debian``) are left alone.
+    Two kinds, both left by a pip or uv run killed half-way:
+
+    - a ``.dist-info`` without RECORD (pip and uv write it last). pip counts the
+      distribution as installed and cannot uninstall it (not even with
+      ``--force-reinstall``), so a rerun or a restore would leave it broken. Other tools'
+      RECORD-less ``.dist-info`` (Debian's ``INSTALLER`` says ``debian``) are left alone.
+    - pip's stash of a distribution it was replacing (``~nuseddep-1.0.dist-info``, its
+      METADATA still naming ``unuseddep``). pip de-duplicates by that name before it
+      drops ``~`` names as invalid, so the stash can hide the installed distribution.
+      The distribution is installed again right after: removing the stash finishes
+      what pip's uninstall began.
     """
     wanted = set(names)
     removed = []
     for root in env.site_packages:
         for info in sorted(root.glob("*.dist-info")):
-            name = canonicalize_name(info.name[: -len(".dist-info")].partition("-")[0])
-            if name not in wanted or (info / "RECORD").exists():
-                continue
-            try:
-                installer = (info / "INSTALLER").read_text(encoding="utf-8").strip()
-            except OSError:
-                installer = ""
-            if installer in ("", "pip", "uv"):
+            if _is_interrupted(info, wanted):
                 shutil.rmtree(info)
                 removed.append(info)
     return removed
+
+
+def _is_interrupted(info: Path, wanted: set[NormalizedName]) -> bool:
+    if info.name.startswith("~"):
+        return _metadata_name(info) in wanted
+    name = canonicalize_name(info.name[: -len(".dist-info")].partition("-")[0])
+    if name not in wanted or (info / "RECORD").exists():
+        return False
+    try:
+        installer = (info / "INSTALLER").read_text(encoding="utf-8").strip()
+    except OSError:
+        installer = ""
+    return installer in ("", "pip", "uv")
+
+
+def _metadata_name(info: Path) -> NormalizedName | None:
+    try:
+        text = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "name" and value.strip():
+            return canonicalize_name(value.strip())
+    return None
 
 
 def _has_sdists(prepared: Prepared) -> bool:
