@@ -180,8 +180,14 @@ def _pipeline(args: argparse.Namespace, pip_args: list[str], *, build: bool) -> 
 
 
 def _bundled_for(pip_args: Sequence[str]) -> list[str]:
-    """The bundled profile that covers every requested package, if one does."""
+    """The bundled profiles that best cover the requested packages, merged; say which.
+
+    A profile covers the request when it used every requested distribution; of those,
+    the ones that used the fewest other distributions are taken together (for
+    ``torch``: the CPU training and inference profiles, not the transformers one).
+    """
     from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
 
     from lean_install.profile import bundled_profiles
 
@@ -190,14 +196,23 @@ def _bundled_for(pip_args: Sequence[str]) -> list[str]:
         if arg.startswith("-"):
             continue
         try:
-            names.add(Requirement(arg).name.lower().replace("_", "-"))
+            names.add(canonicalize_name(Requirement(arg).name))
         except InvalidRequirement:
             continue
+    if not names:
+        return []
+    covering: dict[str, int] = {}
     for name, path in bundled_profiles().items():
         used = {d.name for d in Profile.load(path).distributions if d.used}
-        if names and names <= used:
-            return [name]
-    return []
+        if names <= used:
+            covering[name] = len(used - names)
+    if not covering:
+        _say("no bundled profile covers the request: the safe policy applies")
+        return []
+    fewest = min(covering.values())
+    chosen = sorted(name for name, extra in covering.items() if extra == fewest)
+    _say(f"using the bundled profile {' + '.join(chosen)} (see: lean-install profile list)")
+    return chosen
 
 
 def _plan_table(plan: Any) -> str:
