@@ -12,7 +12,6 @@ from typing import Any
 
 from lean_install import __version__
 from lean_install.errors import LeanInstallError, OutputError, UsageError
-from lean_install.plan import Policy
 from lean_install.profile import Profile, merge_profiles
 
 __all__ = ["main", "build_parser"]
@@ -159,17 +158,13 @@ is one (see: lean-install profile list), else the safe policy."""
 def _pipeline(args: argparse.Namespace, pip_args: list[str], *, build: bool) -> Any:
     from lean_install.cache import Cache
     from lean_install.environment import Environment
-    from lean_install.install import prepare
+    from lean_install.install import choose_policy, prepare
     from lean_install.profile import load_profiles
     from lean_install.progress import make_progress
 
     specs = args.profile or _bundled_for(pip_args)
     profile, label = load_profiles(specs)
-    policy: Policy = args.policy or ("profile" if profile else "safe")
-    if policy == "profile" and profile is None:
-        from lean_install.errors import PlanError
-
-        raise PlanError("the profile policy needs a profile", hint="give --profile PROFILE")
+    policy = choose_policy(profile, args.policy)
     env = Environment.inspect(args.python)
     cache = Cache.default()
     progress = make_progress(args.quiet or args.json)
@@ -406,9 +401,38 @@ def _add_restore_and_hook(sub: Any) -> None:
     d.set_defaults(func=cmd_demo)
     sub.add_parser("install", help="install lean: only what the profile uses", add_help=False)
     sub.add_parser("wheel", help="build the lean wheels into a directory (-w DIR)", add_help=False)
+    sub.add_parser("lock", help="write a PEP 751 pylock.toml carrying the profile and plan",
+                   add_help=False)  # fmt: skip
+    sub.add_parser("sync", help="make an environment match a lock exactly", add_help=False)
+    sub.add_parser("wheelhouse", help="write the lean wheels of a lock and a PEP 503 index",
+                   add_help=False)  # fmt: skip
 
 
-_PASS_THROUGH = {"install": cmd_install, "wheel": cmd_wheel}
+def cmd_lock(argv: Sequence[str]) -> int:
+    from lean_install.lockfile import cmd_lock as run
+
+    return run(argv)
+
+
+def cmd_sync(argv: Sequence[str]) -> int:
+    from lean_install.lockfile import cmd_sync as run
+
+    return run(argv)
+
+
+def cmd_wheelhouse(argv: Sequence[str]) -> int:
+    from lean_install.lockfile import cmd_wheelhouse as run
+
+    return run(argv)
+
+
+_PASS_THROUGH = {
+    "install": cmd_install,
+    "wheel": cmd_wheel,
+    "lock": cmd_lock,
+    "sync": cmd_sync,
+    "wheelhouse": cmd_wheelhouse,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

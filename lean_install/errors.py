@@ -24,6 +24,8 @@ __all__ = [
     "PlanError",
     "UsageError",
     "OutputError",
+    "LockError",
+    "LockEnvironmentError",
 ]
 
 
@@ -169,3 +171,26 @@ class OutputError(LeanInstallError, OSError):
         self.path = path
         self.reason = reason
         super().__init__(f"cannot write {path}: {reason}")
+
+
+class LockError(LeanInstallError, ValueError):
+    """A lock that cannot be used as it is: every problem found in it, then refused."""
+
+    exit_code = 2
+
+    def __init__(self, lock: str, issues: Sequence[str], hint: str | None = None) -> None:
+        self.lock = lock
+        self.issues = tuple(issues)
+        self.hint = hint
+        super().__init__(f"{lock}: " + "\n  ".join(self.issues or ("cannot be used",)))
+
+
+class LockEnvironmentError(LockError):
+    """A lock made for another Python or platform than the target environment's."""
+
+    def __init__(self, lock: str, locked_for: str, target: str, detail: str) -> None:
+        self.locked_for = locked_for
+        self.target = target
+        self.detail = detail
+        issue = f"made for {locked_for}, but the target is {target} ({detail})"
+        super().__init__(lock, [issue], hint="lock again on (or with --python for) the target")

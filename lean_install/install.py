@@ -25,7 +25,7 @@ from lean_install import __version__
 from lean_install.cache import Cache
 from lean_install.elf import is_shared_object_name
 from lean_install.environment import Environment
-from lean_install.errors import LeanInstallError, PipError
+from lean_install.errors import LeanInstallError, PipError, PlanError
 from lean_install.plan import DistributionPlan, Plan, Policy, decide, plan_wheel
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.progress import Progress
@@ -35,6 +35,7 @@ from lean_install.wheel import OriginalWheel
 
 __all__ = [
     "Installer",
+    "choose_policy",
     "Prepared",
     "prepare",
     "build_lean_wheel",
@@ -71,6 +72,16 @@ class Prepared:
 
 
 # -- the pipeline --------------------------------------------------------------------
+
+
+def choose_policy(profile: Profile | None, requested: str | None) -> Policy:
+    """The policy asked for, else ``profile`` with a profile and ``safe`` without."""
+    policy: Policy = "profile" if profile else "safe"
+    if requested in ("profile", "safe"):
+        policy = requested  # type: ignore[assignment]
+    if policy == "profile" and profile is None:
+        raise PlanError("the profile policy needs a profile", hint="give --profile PROFILE")
+    return policy
 
 
 def prepare(
