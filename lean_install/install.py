@@ -48,6 +48,9 @@ __all__ = [
 ]
 
 Installer = Literal["pip", "uv"]
+PLAN_FORMAT = 3
+"""Bumped whenever plan_wheel's output changes for the same inputs: remembered plans of
+another format are not reused."""
 STATE_FILE = Path("lean-install") / "state.json"
 
 
@@ -130,9 +133,7 @@ def prepare(
 _FETCHED = ("keep", "strip")
 
 
-def _profile_only(
-    profile: Profile | None, resolution: Resolution, env: Environment
-) -> list[str]:
+def _profile_only(profile: Profile | None, resolution: Resolution, env: Environment) -> list[str]:
     """Distributions the profile used that neither the resolution nor the target holds.
 
     (setuptools is in most profiles: its ``.pth`` file imports ``_distutils_hack`` at
@@ -217,6 +218,7 @@ def _plan_key(
     canon = json.dumps(
         [
             __version__,
+            PLAN_FORMAT,
             policy,
             preliminary.to_dict(),
             [u.to_dict() for u in entries],
@@ -300,12 +302,14 @@ def _wheelhouse(wheels: Mapping[NormalizedName, Path], cache: Cache) -> Iterator
         yield tmp
 
 
-def _pins(prepared: Prepared) -> list[str]:
-    pins = []
-    for plan in prepared.plan.distributions:
-        if plan.name in prepared.wheels:
-            pins.append(f"{plan.name}=={plan.lean_version}")
-    return pins
+def _pins(prepared: Prepared, *, selective: bool) -> list[str]:
+    """``name==version`` of the wheels to install: those whose bytecode is chosen by the
+    plan (``selective``), or those compiled whole, as pip does."""
+    return [
+        f"{plan.name}=={plan.lean_version}"
+        for plan in prepared.plan.distributions
+        if plan.name in prepared.wheels and (plan.bytecode is not None) == selective
+    ]
 
 
 def install_prepared(
@@ -323,17 +327,20 @@ def install_prepared(
     Installing by name from a directory (not by file path) keeps ``pip freeze`` writing
     ``name==version``.
     """
-    pins = _pins(prepared)
-    if not pins:
+    whole, selective = _pins(prepared, selective=False), _pins(prepared, selective=True)
+    if not whole and not selective:
         return
-    progress.step(f"installing with {installer}", len(pins))
+    progress.step(f"installing with {installer}", len(whole) + len(selective))
     for cleared in _clear_interrupted(env, prepared.wheels):
         progress.note(f"removed {cleared}: left by an interrupted install (it has no RECORD)")
     sources = index_options(pip_args) if _has_sdists(prepared) else ["--no-index"]
     _write_state(env, prepared, pip_args)  # first: `restore --all` can repair a killed run
     with _wheelhouse(prepared.wheels, cache) as house:
-        command = _install_command(env, installer, house, sources, pins, reinstall)
-        _run(command)
+        for pins, compile_all in ((whole, True), (selective, False)):
+            if pins:
+                _run(_install_command(env, installer, house, sources, pins,
+                                      reinstall=reinstall, compile_all=compile_all))  # fmt: skip
+    _compile(env, prepared, progress)
 
 
 def _clear_interrupted(env: Environment, names: Iterable[NormalizedName]) -> list[Path]:
@@ -388,6 +395,32 @@ def _metadata_name(info: Path) -> NormalizedName | None:
     return None
 
 
+def _sources_to_compile(env: Environment, prepared: Prepared) -> list[str]:
+    """Absolute paths of the sources the plans chose to compile (the installer compiled
+    the distributions whose plans choose none: all of theirs)."""
+    paths: list[Path] = []
+    for plan in prepared.plan.distributions:
+        dist = env.distribution(plan.name) if plan.name in prepared.wheels else None
+        if dist is not None and plan.bytecode is not None:
+            paths.extend(dist.absolute(path) for path in plan.bytecode)
+    return [str(p) for p in paths if p.is_file()]
+
+
+def _compile(env: Environment, prepared: Prepared, progress: Progress) -> None:
+    """Compile the bytecode the workload will load, with the target's interpreter.
+
+    pip would compile every source installed; a stripped distribution gets bytecode only
+    for the modules its profile saw imported (the rest compile on first import, if ever).
+    """
+    sources = _sources_to_compile(env, prepared)
+    if not sources:
+        return
+    command = [env.executable, "-m", "compileall", "-q", "-i", "-"]
+    done = subprocess.run(command, input="\n".join(sources), capture_output=True, text=True)
+    if done.returncode != 0:  # a source that does not compile: pip only warns, so do we
+        progress.warn("some sources did not compile:\n" + done.stdout.strip()[-2000:])
+
+
 def _has_sdists(prepared: Prepared) -> bool:
     return any(not d.is_wheel for d in prepared.resolution.distributions)
 
@@ -398,16 +431,20 @@ def _install_command(
     house: Path,
     sources: Sequence[str],
     pins: Sequence[str],
+    *,
     reinstall: bool,
+    compile_all: bool,
 ) -> list[str]:
+    """The installer's command line: ``--no-deps``, by name from ``house``."""
     if installer == "uv":
-        uv = _uv_binary() or "uv"
-        extra = ["--reinstall"] if reinstall else []
-        head = [uv, "pip", "install", "--python", env.executable, "--compile-bytecode"]
-        return [*head, "--no-deps", "--quiet", "--find-links", str(house), *sources, *extra, *pins]
-    extra = ["--force-reinstall"] if reinstall else []
-    head = [env.executable, "-m", "pip", "install", "--disable-pip-version-check"]
-    return [*head, "--no-deps", "--quiet", "--find-links", str(house), *sources, *extra, *pins]
+        head = [_uv_binary() or "uv", "pip", "install", "--python", env.executable]
+        head += ["--reinstall"] if reinstall else []
+        head += ["--compile-bytecode"] if compile_all else []
+    else:
+        head = [env.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+        head += ["--force-reinstall"] if reinstall else []
+        head += [] if compile_all else ["--no-compile"]
+    return [*head, "--no-deps", "--quiet", "--find-links", str(house), *sources, *pins]
 
 
 def _run(command: Sequence[str]) -> None:

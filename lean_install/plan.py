@@ -93,9 +93,15 @@ class DistributionPlan:
     profile_label: str = ""
     """How stubs name the profile (its file name, or a bundled profile's name)."""
     profile_digest: str = ""
+    bytecode: tuple[str, ...] | None = None
+    """The sources (installed paths) to compile after installing: those whose bytecode
+    the profile saw loaded. None: compile every source, as pip does. Not part of the
+    digest: it does not change the wheel."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "drop", tuple(sorted(set(self.drop))))
+        if self.bytecode is not None:
+            object.__setattr__(self, "bytecode", tuple(sorted(set(self.bytecode))))
         object.__setattr__(self, "stub_modules", tuple(sorted(set(self.stub_modules))))
 
     def digest(self) -> str:
@@ -134,6 +140,7 @@ class DistributionPlan:
             "bytes-saved": self.bytes_saved,
             "profile-label": self.profile_label,
             "profile-digest": self.profile_digest,
+            **({} if self.bytecode is None else {"bytecode": list(self.bytecode)}),
         }
 
     @classmethod
@@ -150,6 +157,7 @@ class DistributionPlan:
             bytes_saved=int(data.get("bytes-saved", 0)),
             profile_label=str(data.get("profile-label", "")),
             profile_digest=str(data.get("profile-digest", "")),
+            bytecode=None if data.get("bytecode") is None else tuple(data["bytecode"]),
         )
 
 
@@ -562,6 +570,7 @@ def plan_wheel(
     reason = _strip_reason(contents, keep, total, policy, exact=bool(exact), seen=bool(usages))
     return replace(
         preliminary,
+        bytecode=_imported_sources(contents, keep, exact) if exact and drop else None,
         decision="strip" if drop else "keep",
         reason=reason if drop else f"nothing to drop ({reason})",
         drop=tuple(drop),
@@ -570,6 +579,19 @@ def plan_wheel(
         bytes_installed=total,
         bytes_saved=sum(listing.members[m] for m in drop),
     )
+
+
+def _imported_sources(
+    contents: _Contents, keep: set[str], exact: Sequence[DistributionUsage]
+) -> tuple[str, ...]:
+    """Kept sources whose bytecode the profile saw loaded: only those are compiled.
+
+    A source read as text but never imported (transformers reads every model's source to
+    build its lazy import table) needs no bytecode: 43 MB of it in the transformers case.
+    """
+    imported = {source_of_pyc(p) for u in exact for p in u.files if p.endswith(".pyc")}
+    kept = {contents.installed[m] for m in keep}
+    return tuple(sorted(p for p in imported if p is not None and p in kept))
 
 
 def _unstripped(
