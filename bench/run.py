@@ -1,6 +1,7 @@
 """Benchmark lean-install against full pip and uv installs; prints Markdown, writes JSON.
 
-    python bench/run.py [--quick] [--cases torch,tabular,trace] [--repeat N] [--out FILE]
+    python bench/run.py [--quick] [--cases torch,tabular,transformers,trace] [--repeat N]
+                        [--out FILE]
 
 Per install case: a full env with pip and with uv (cold: empty cache; warm: the same cache,
 a new venv), a trace of the workload in the pip-full env (the profile and the traced lower
@@ -28,7 +29,7 @@ from typing import Any
 
 __all__ = ["main"]
 
-WORKLOADS = Path("/work/shared/workloads")
+WORKLOADS = Path(__file__).resolve().parents[1] / "profiles" / "workloads"
 TORCH_REQ = "torch==2.13.0"  # a local CPU wheel here; an unpinned torch pulls a CUDA build
 
 
@@ -38,18 +39,22 @@ class Case:
     requirements: tuple[str, ...]
     workload: Path
     imports: str  # the main package(s), for the import-time figure
-    main_dist: str
 
 
 CASES = {
-    "torch": Case("torch", (TORCH_REQ,), WORKLOADS / "torch_train.py", "torch", "torch"),
+    "torch": Case("torch", (TORCH_REQ,), WORKLOADS / "torch_train.py", "torch"),
     "tabular": Case(
         "tabular",
         ("numpy", "pandas", "scikit-learn"),
         WORKLOADS / "tabular_sklearn.py",
         "pandas, sklearn",
-        "scikit-learn",
-    ),
+    ),  # fmt: skip
+    "transformers": Case(
+        "transformers",
+        (TORCH_REQ, "transformers"),
+        WORKLOADS / "transformers_finetune.py",
+        "transformers",
+    ),  # fmt: skip
 }
 VARIANTS = (("full", "pip"), ("full", "uv"), ("lean", "pip"), ("lean", "uv"))
 
@@ -64,16 +69,19 @@ def base_env(**caches: Path) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, subprocess.CompletedProcess[str]]:
+Done = subprocess.CompletedProcess[str]
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, Done]:
     """Run ``cmd`` to the end; (wall seconds, the finished process)."""
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env or base_env(), capture_output=True, text=True, timeout=3600)
     return time.perf_counter() - start, done
 
 
-def failure(cmd: list[str], done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+def failure(cmd: list[str], done: Done) -> dict[str, Any]:
     tail = (done.stderr + done.stdout).strip().splitlines()[-15:]
-    print(f"FAILED (exit {done.returncode}): {shlex.join(cmd)}\n  " + "\n  ".join(tail), file=sys.stderr)
+    print(f"FAILED (exit {done.returncode}): {shlex.join(cmd)}", *tail, sep="\n  ", file=sys.stderr)
     return {"command": shlex.join(cmd), "exit": done.returncode, "output": "\n".join(tail)}
 
 
@@ -82,13 +90,13 @@ def output_of(cmd: list[str]) -> str:
 
 
 def uv_binary() -> str:
-    found = shutil.which("uv", path=base_env()["PATH"])
-    if found:
-        return found
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "uv"], check=True)
-    from uv import find_uv_bin  # type: ignore[import-not-found]
+    """uv from the dev venv (or PATH); ``pip install uv`` into the dev venv if missing."""
+    if not shutil.which("uv", path=base_env()["PATH"]):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "uv"], check=True)
+    return shutil.which("uv", path=base_env()["PATH"]) or "uv"
 
-    return str(find_uv_bin())
+
+UV_OPTIONS = ("extra-index-url", "index-url", "find-links", "constraint")  # same name in uv
 
 
 def uv_sources() -> list[str]:
@@ -97,14 +105,9 @@ def uv_sources() -> list[str]:
     for line in output_of([sys.executable, "-m", "pip", "config", "list"]).splitlines():
         key, _, value = line.partition("=")
         values = value.strip("'\"").split()
-        option = {
-            "global.extra-index-url": "--extra-index-url",
-            "global.index-url": "--index-url",
-            "global.find-links": "--find-links",
-            "global.constraint": "--constraint",
-        }.get(key)
-        if option:
-            args += [a for v in values for a in (option, v)]
+        option = key.removeprefix("global.")
+        if key.startswith("global.") and option in UV_OPTIONS:
+            args += [a for v in values for a in (f"--{option}", v)]
     return args
 
 
@@ -133,7 +136,8 @@ def tree_size(root: Path) -> tuple[int, int]:
 
 
 def versions(python: Path) -> dict[str, str]:
-    code = "import json,importlib.metadata as m;print(json.dumps({d.metadata['Name'].lower():d.version for d in m.distributions()}))"
+    code = "import json, importlib.metadata as m; print(json.dumps({d.metadata['Name'].lower(): "
+    code += "d.version for d in m.distributions()}))"
     return dict(json.loads(output_of([str(python), "-c", code]) or "{}"))
 
 
@@ -143,24 +147,28 @@ def workload_ok(python: Path, workload: Path) -> bool:
 
 
 def import_seconds(python: Path, imports: str, n: int = 3) -> float:
-    return statistics.median(run([str(python), "-c", f"import {imports}"])[0] for _ in range(n))
+    """Median wall time of ``python -c "import ..."`` after one untimed warm-up run."""
+    cmd = [str(python), "-c", f"import {imports}"]
+    run(cmd)
+    return statistics.median(run(cmd)[0] for _ in range(n))
 
 
-def measure(python: Path, case: Case) -> dict[str, Any]:
+def measure(python: Path, case: Case, phase: str) -> dict[str, Any]:
+    """Workload in every env; size, import time and versions in the cold one (same files)."""
+    ok = {"workload_ok": workload_ok(python, case.workload)}
+    if phase == "warm":
+        return ok
     size, files = tree_size(site_packages(python))
-    return {
-        "bytes": size,
-        "files": files,
-        "workload_ok": workload_ok(python, case.workload),
-        "import_s": import_seconds(python, case.imports),
-        "versions": versions(python),
-    }
+    imports = import_seconds(python, case.imports)
+    return ok | {"bytes": size, "files": files, "import_s": imports, "versions": versions(python)}
 
 
 # -- install variants -----------------------------------------------------------------
 
 
-def install_command(kind: str, installer: str, python: Path, case: Case, profile: Path | None) -> list[str]:
+def install_command(
+    kind: str, installer: str, python: Path, case: Case, profile: Path | None
+) -> list[str]:
     reqs = list(case.requirements)
     if kind == "lean":
         assert profile is not None
@@ -172,7 +180,9 @@ def install_command(kind: str, installer: str, python: Path, case: Case, profile
             "-q", *uv_sources(), *reqs]  # fmt: skip
 
 
-def install_pair(kind: str, installer: str, case: Case, profile: Path | None, work: Path) -> dict[str, Any]:
+def install_pair(
+    kind: str, installer: str, case: Case, profile: Path | None, work: Path
+) -> dict[str, Any]:
     """Cold into one new venv with fresh caches, then warm into another with the same caches."""
     tag = f"{case.name}-{kind}-{installer}"
     caches = {k: Path(tempfile.mkdtemp(prefix=f"{tag}-{k}-", dir=work))
@@ -211,7 +221,8 @@ def run_install_case(case: Case, repeat: int, work: Path, keep: dict[str, Path])
     """Every variant ``repeat`` times (median seconds); envs measured on the first round."""
     seconds: dict[str, dict[str, list[float]]] = {}
     envs: dict[str, Any] = {}
-    profile, lower = None, {}
+    profile: Path | None = None
+    lower: dict[str, Any] = {}
     for round_ in range(repeat):
         for kind, installer in VARIANTS:
             if kind == "lean" and (profile is None or "error" in lower):
@@ -222,20 +233,17 @@ def run_install_case(case: Case, repeat: int, work: Path, keep: dict[str, Path])
                 seconds.setdefault(key, {}).setdefault(phase, []).append(s)
             if round_ == 0:
                 envs[key] = {"errors": pair["errors"]}
-                envs[key] |= {p: measure(py, case) for p, py in pair["pythons"].items()}
+                envs[key] |= {p: measure(py, case, p) for p, py in pair["pythons"].items()}
             if key == "full-pip" and profile is None:
                 profile, lower = trace_profile(pair["pythons"]["cold"], case, work)
                 keep[case.name] = pair["pythons"]["cold"]
-            drop_envs(pair["pythons"].values(), keep)
+            for python in pair["pythons"].values():  # free the disk (torch: 0.9 GB an env)
+                if python not in keep.values():
+                    shutil.rmtree(python.parent.parent.parent, ignore_errors=True)
     for key, phases in seconds.items():
-        envs[key]["seconds"] = {p: statistics.median(v) for p, v in phases.items()}
+        median = {p: statistics.median(v) for p, v in phases.items()}
+        envs[key] |= {"seconds": median, "runs": phases}
     return {"requirements": list(case.requirements), "lower_bound": lower, "envs": envs}
-
-
-def drop_envs(pythons: Any, keep: dict[str, Path]) -> None:
-    for python in pythons:
-        if python not in keep.values():
-            shutil.rmtree(python.parent.parent.parent, ignore_errors=True)
 
 
 # -- trace overhead -------------------------------------------------------------------
@@ -246,7 +254,10 @@ def torch_python(work: Path, keep: dict[str, Path]) -> Path:
     if "torch" in keep:
         return keep["torch"]
     python = new_venv(work / "trace-venv")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", TORCH_REQ], check=True, env=base_env())
+    cmd = [str(python), "-m", "pip", "install", "-q", TORCH_REQ]
+    _, done = run(cmd)
+    if done.returncode != 0:
+        raise SystemExit(failure(cmd, done)["output"])
     return python
 
 
@@ -266,7 +277,8 @@ def run_trace_overhead(repeat: int, work: Path, keep: dict[str, Path]) -> dict[s
                 return {"error": failure(cmd, done)}
             times[name].append(seconds)
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"runs": repeat, "seconds": times, "median": med, "ratio": med["traced"] / med["untraced"]}
+    out = {"runs": repeat, "seconds": times, "median": med}
+    return out | {"ratio": med["traced"] / med["untraced"]}
 
 
 # -- machine and output ---------------------------------------------------------------
@@ -274,17 +286,19 @@ def run_trace_overhead(repeat: int, work: Path, keep: dict[str, Path]) -> dict[s
 
 def machine() -> dict[str, Any]:
     cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")), "?")
+    models = [ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if "model name" in ln]
     meminfo = Path("/proc/meminfo").read_text().split()
     base = str(Path(sys.base_prefix) / "bin" / "python3")
     return {
-        "cpu": model,
+        "cpu": models[0] if models else "?",
         "cores": os.cpu_count(),
         "ram_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20, 1),
         "python": output_of([base, "--version"]),
         "pip": output_of([base, "-m", "pip", "--version"]).split(" from ")[0],
         "uv": output_of([uv_binary(), "--version"]),
         "os": platform.platform(),
+        "lean_install": output_of(["git", "describe", "--always", "--dirty"]),
+        "load": [round(os.getloadavg()[0], 2)],  # 1-minute load average at start (and end)
     }
 
 
@@ -292,27 +306,27 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a is not None and b else "–"
 
 
-def env_row(label: str, e: dict[str, Any], full: dict[str, Any], lower: dict[str, Any]) -> list[str]:
-    cold, sec, fsec = e["cold"], e.get("seconds", {}), full.get("seconds", {})
-    ok = "/".join("OK" if e[p]["workload_ok"] else "FAIL" for p in ("cold", "warm"))
-    return [label, f"{cold['bytes'] / 1e6:,.1f}", f"{cold['files']:,}",
-            ratio(cold["bytes"], full["cold"]["bytes"]), ratio(cold["bytes"], lower.get("bytes")),
-            f"{sec.get('cold', 0):.1f}", ratio(sec.get("cold"), fsec.get("cold")),
-            f"{sec.get('warm', 0):.1f}", ratio(sec.get("warm"), fsec.get("warm")), ok,
-            f"{cold['import_s']:.2f}", ratio(cold["import_s"], full["cold"]["import_s"])]  # fmt: skip
-
-
 HEADERS = ["env", "MB", "files", "/full", "/lower bound", "cold s", "cold ×pip", "warm s",
            "warm ×pip", "workload (cold/warm)", "import s", "import ×full"]  # fmt: skip
 
 
+def env_row(label: str, e: dict[str, Any], full: dict[str, Any], low: int | None) -> list[str]:
+    cold, sec, pip = e["cold"], e.get("seconds", {}), full.get("seconds", {})
+    ok = "/".join("OK" if e[p]["workload_ok"] else "FAIL" for p in ("cold", "warm"))
+    size, full_size, imp = cold["bytes"], full["cold"]["bytes"], cold["import_s"]
+    return [label, f"{size / 1e6:,.1f}", f"{cold['files']:,}", ratio(size, full_size),
+            ratio(size, low), f"{sec.get('cold', 0):.1f}", ratio(sec.get("cold"), pip.get("cold")),
+            f"{sec.get('warm', 0):.1f}", ratio(sec.get("warm"), pip.get("warm")), ok,
+            f"{imp:.2f}", ratio(imp, full["cold"]["import_s"])]  # fmt: skip
+
+
 def case_table(name: str, result: dict[str, Any]) -> list[str]:
     envs, lower = result["envs"], result["lower_bound"]
-    full = envs["full-pip"]
-    rows = [env_row(k.replace("-", " (") + ")", e, full, lower) for k, e in envs.items()]
-    if "bytes" in lower:
-        rows.insert(2, ["traced lower bound", f"{lower['bytes'] / 1e6:,.1f}", f"{lower['files']:,}",
-                        ratio(lower["bytes"], full["cold"]["bytes"]), "1.00", *["–"] * 7])  # fmt: skip
+    full, low = envs["full-pip"], lower.get("bytes")
+    rows = [env_row(k.replace("-", " (") + ")", e, full, low) for k, e in envs.items()]
+    if low is not None:
+        size = [f"{low / 1e6:,.1f}", f"{lower['files']:,}", ratio(low, full["cold"]["bytes"])]
+        rows.insert(2, ["traced lower bound", *size, "1.00", *["–"] * 7])
     lines = [f"### {name}: `{' '.join(result['requirements'])}`", "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]  # fmt: skip
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -320,16 +334,15 @@ def case_table(name: str, result: dict[str, Any]) -> list[str]:
 
 
 def case_notes(envs: dict[str, Any], lower: dict[str, Any]) -> list[str]:
-    notes = []
-    pip_v, uv_v = envs["full-pip"]["cold"]["versions"], envs.get("full-uv", {}).get("cold", {}).get("versions", {})
-    diff = {k: (pip_v.get(k), uv_v.get(k)) for k in set(pip_v) | set(uv_v) if pip_v.get(k) != uv_v.get(k)}
-    notes.append(f"- pip vs uv full env versions: {'identical' if not diff else diff}")
-    for key in ("torch", "scikit-learn"):
-        if key in pip_v:
-            notes.append(f"- {key}: pip {pip_v[key]}, uv {uv_v.get(key)}, "
-                         f"lean {envs.get('lean-pip', {}).get('cold', {}).get('versions', {}).get(key)}")  # fmt: skip
+    got = {k: e["cold"]["versions"] for k, e in envs.items()}
+    pip_v, uv_v = got["full-pip"], got.get("full-uv", {})
+    diff = {k: (pip_v.get(k), uv_v.get(k)) for k in {*pip_v, *uv_v} if pip_v.get(k) != uv_v.get(k)}
+    notes = [f"- versions, full pip vs full uv: {diff or 'identical'}"]
+    for dist in ("torch", "scikit-learn"):
+        if dist in pip_v:
+            notes.append(f"- {dist}: " + ", ".join(f"{k} {v.get(dist)}" for k, v in got.items()))
     if "error" in lower:
-        notes.append(f"- trace/report FAILED: `{lower['error']['command']}`: {lower['error']['output']}")
+        notes.append(f"- trace/report FAILED: `{lower['error']['command']}`")
     for key, e in envs.items():
         for err in e.get("errors", []):
             notes.append(f"- {key} FAILED: `{err['command']}`\n\n```\n{err['output']}\n```")
@@ -340,7 +353,10 @@ def render(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = [f"Command: `{result['command']}`", "",
              f"Machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; {m['python']}; "
-             f"{m['pip']} (in the venvs); {m['uv']}; {m['os']}", ""]  # fmt: skip
+             f"{m['pip']} (in the venvs); {m['uv']}; {m['os']}; lean-install at "
+             f"{m.get('lean_install')}; 1-minute load average at "
+             f"start/end: {'/'.join(map(str, m['load']))} (other work on the machine skews times)",
+             ""]  # fmt: skip
     for name, case in result["cases"].items():
         lines += case_table(name, case)
     t = result.get("trace_overhead")
@@ -350,21 +366,25 @@ def render(result: dict[str, Any]) -> str:
                      f"**{t['ratio']:.2f}** ({med['traced']:.1f} s / {med['untraced']:.1f} s, "
                      f"median of {t['runs']})")  # fmt: skip
     elif t:
-        lines.append(f"### trace overhead FAILED: `{t['error']['command']}`: {t['error']['output']}")
+        lines.append(f"### trace overhead FAILED: `{t['error']['command']}`")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tabular + trace, 1 repeat")
-    parser.add_argument("--cases", default=None, help="comma list of torch,tabular,trace")
+    parser.add_argument(
+        "--cases", default=None, help="comma list of torch,tabular,transformers,trace"
+    )
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     args = parser.parse_args(argv)
-    cases = (args.cases or ("tabular,trace" if args.quick else "torch,tabular,trace")).split(",")
+    every = "torch,tabular,transformers,trace"
+    cases = (args.cases or ("tabular,trace" if args.quick else every)).split(",")
     repeat = args.repeat or (1 if args.quick else 3)
     command = shlex.join(["python", "bench/run.py", *(sys.argv[1:] if argv is None else argv)])
-    result: dict[str, Any] = {"command": command, "machine": machine(), "repeat": repeat, "cases": {}}
+    result: dict[str, Any] = {"command": command, "machine": machine(), "repeat": repeat}
+    result["cases"] = {}
     keep: dict[str, Path] = {}
     work = Path(tempfile.mkdtemp(prefix="lean-bench-"))
     try:
@@ -376,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             result["trace_overhead"] = run_trace_overhead(repeat, work, keep)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    result["machine"]["load"].append(round(os.getloadavg()[0], 2))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(render(result))
