@@ -155,7 +155,7 @@ class Cache:
         """Take hard links of files added without ``move`` where the filesystem allows,
         instead of copies. A linked file changed in place later fails the hash check on
         read, so the entry is then treated as absent."""
-        self._verified: dict[Path, tuple[tuple[int, int, int], str]] = {}
+        self._verified: dict[Path, tuple[tuple[int, int, int, int], str]] = {}
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r}, link={self.link})"
@@ -274,29 +274,50 @@ class Cache:
     # -- verification --------------------------------------------------------------------
 
     @staticmethod
-    def _signature(path: Path) -> tuple[int, int, int] | None:
+    def _signature(path: Path) -> tuple[int, int, int, int] | None:
+        """The file's state: inode, size, mtime and ctime (no write keeps all four)."""
         try:
             st = path.stat()
         except OSError:
             return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    @staticmethod
+    def _stamp_path(path: Path) -> Path:
+        return path.with_name(f".{path.name}.verified")
 
     def _remember(self, path: Path, sha256: str) -> None:
+        """Remember that ``path`` in its present state hashes to ``sha256``, on disk too,
+        so the next process need not hash a 200 MB wheel again."""
         signature = self._signature(path)
-        if signature is not None:
-            self._verified[path] = (signature, sha256)
+        if signature is None:
+            return
+        self._verified[path] = (signature, sha256)
+        stamp = " ".join(map(str, (*signature, sha256)))
+        with contextlib.suppress(OSError):
+            _write_text_atomically(self._stamp_path(path), stamp + "\n")
+
+    def _stamped(self, path: Path, signature: tuple[int, ...], sha256: str) -> bool:
+        try:
+            stamp = self._stamp_path(path).read_text(encoding="utf-8").split()
+        except (OSError, UnicodeDecodeError):
+            return False
+        return stamp == [*map(str, signature), sha256]
 
     def _is_sound(self, path: Path, sha256: str) -> bool:
-        """Whether ``path`` holds content with this hash (checked once per file state)."""
+        """Whether ``path`` holds content with this hash (hashed once per file state)."""
         signature = self._signature(path)
         if signature is None:
             return False
         if self._verified.get(path) == (signature, sha256):
+            return True
+        if self._stamped(path, signature, sha256):
+            self._verified[path] = (signature, sha256)
             return True
         try:
             sound = file_sha256(path) == sha256
         except OSError:
             return False
         if sound:
-            self._verified[path] = (signature, sha256)
+            self._remember(path, sha256)
         return sound

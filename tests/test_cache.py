@@ -22,7 +22,24 @@ def write(path: Path, data: bytes) -> tuple[Path, str]:
 
 
 def entry_names(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+    """The files of a cache entry, less the ``.NAME.verified`` stamps of checked files."""
+    if not directory.exists():
+        return []
+    return sorted(p.name for p in directory.iterdir() if not p.name.endswith(".verified"))
+
+
+def test_verification_is_remembered_across_instances_but_not_across_writes(
+    tmp_path: Path,
+) -> None:
+    src, sha = write(tmp_path / "in" / "pkg-1.0-py3-none-any.whl", b"wheel bytes")
+    cached = Cache(tmp_path / "cache", link=False).add_original(src, sha)
+    stamp = cached.with_name(f".{cached.name}.verified")
+    assert stamp.read_text().split()[-1] == sha  # the next process need not hash it
+    assert Cache(tmp_path / "cache").original(sha) == cached
+    before = cached.stat()
+    cached.write_bytes(b"wheel bytez")  # same size; mtime put back: only ctime tells
+    os.utime(cached, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert Cache(tmp_path / "cache").original(sha) is None
 
 
 # -- location ----------------------------------------------------------------------------
