@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import create_venv, site_packages
 from packaging.utils import canonicalize_name
 
-from conftest import create_venv, site_packages
 from lean_install.cli import main
 
 pytestmark = pytest.mark.slow
