@@ -126,14 +126,13 @@ def _share(part: int, whole: int) -> float:
 # -- the report's types ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CategoryUsage:
-    """Files and bytes installed in one category, and how many of them were used."""
+class _Counts:
+    """What is derived from files and bytes installed and used (a mixin: no fields)."""
 
-    files: int = 0
-    bytes: int = 0
-    used_files: int = 0
-    used_bytes: int = 0
+    files: int
+    bytes: int
+    used_files: int
+    used_bytes: int
 
     @property
     def unused_files(self) -> int:
@@ -142,6 +141,20 @@ class CategoryUsage:
     @property
     def unused_bytes(self) -> int:
         return self.bytes - self.used_bytes
+
+    @property
+    def unused_share(self) -> float:
+        return _share(self.unused_bytes, self.bytes)
+
+
+@dataclass(frozen=True)
+class CategoryUsage(_Counts):
+    """Files and bytes installed in one category, and how many of them were used."""
+
+    files: int = 0
+    bytes: int = 0
+    used_files: int = 0
+    used_bytes: int = 0
 
     def __add__(self, other: CategoryUsage) -> CategoryUsage:
         return CategoryUsage(
@@ -200,7 +213,7 @@ def _sum_categories(
 
 
 @dataclass(frozen=True, kw_only=True)
-class DistributionReport:
+class DistributionReport(_Counts):
     """One distribution: its files on disk, by category, and what of them was used."""
 
     name: str
@@ -214,18 +227,6 @@ class DistributionReport:
     """The version the profile saw, when it differs from the installed one."""
     missing: int = 0
     """RECORD entries whose file is not on disk (not counted anywhere else)."""
-
-    @property
-    def unused_files(self) -> int:
-        return self.files - self.used_files
-
-    @property
-    def unused_bytes(self) -> int:
-        return self.bytes - self.used_bytes
-
-    @property
-    def unused_share(self) -> float:
-        return _share(self.unused_bytes, self.bytes)
 
     def to_dict(self, *, with_usage: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "version": self.version}
@@ -281,7 +282,7 @@ class Unowned:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Totals:
+class Totals(_Counts):
     """The whole environment: every distribution plus the unowned files."""
 
     files: int
@@ -290,14 +291,6 @@ class Totals:
     used_bytes: int
     missing: int
     categories: dict[Category, CategoryUsage]
-
-    @property
-    def unused_files(self) -> int:
-        return self.files - self.used_files
-
-    @property
-    def unused_bytes(self) -> int:
-        return self.bytes - self.used_bytes
 
 
 @dataclass(frozen=True, kw_only=True)
