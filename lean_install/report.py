@@ -17,7 +17,7 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from packaging.version import InvalidVersion, Version
 
@@ -56,16 +56,7 @@ Category = Literal[
     "data",
     "metadata",
 ]
-CATEGORIES: tuple[Category, ...] = (
-    "shared-library",
-    "bytecode",
-    "source",
-    "tests",
-    "headers",
-    "type-stubs",
-    "data",
-    "metadata",
-)
+CATEGORIES: tuple[Category, ...] = get_args(Category)
 NOT_NEEDED_TO_RUN: tuple[Category, ...] = ("tests", "headers", "type-stubs")
 """Categories no program needs to run: the bloat a report without a profile can name."""
 
