@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from packaging.utils import canonicalize_name
 
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 Status = Literal["used", "installed", "removable", "removed"]
-STATUSES: tuple[Status, ...] = ("used", "installed", "removable", "removed")
+STATUSES: tuple[Status, ...] = get_args(Status)
 COLOURS: dict[Status, str] = {
     "used": "#3f7fbf",
     "installed": "#8c8c8c",
