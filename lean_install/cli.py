@@ -13,6 +13,7 @@ from typing import Any
 from lean_install import __version__
 from lean_install.errors import LeanInstallError, OutputError, UsageError
 from lean_install.profile import Profile, merge_profiles
+from lean_install.reserve import ON_MISS_MODES
 
 __all__ = ["main", "build_parser"]
 
@@ -24,6 +25,20 @@ def _print_json(data: Any) -> None:
 
 def _say(message: str) -> None:
     print(f"lean-install: {message}", file=sys.stderr)
+
+
+def _environment(python: str | None, *, quiet: bool = False) -> Any:
+    """The target environment, once an install a killed lean-install left there is completed."""
+    from lean_install.cache import Cache
+    from lean_install.environment import Environment
+    from lean_install.install import recover
+    from lean_install.progress import make_progress
+
+    env = Environment.inspect(python)
+    with make_progress(quiet) as progress:
+        if recover(env, Cache.default(), progress):
+            env = Environment.inspect(python)
+    return env
 
 
 # -- trace ---------------------------------------------------------------------------
@@ -105,13 +120,12 @@ def cmd_profile_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from lean_install.environment import Environment
     from lean_install.report import build_report, render_table
 
     profile = Profile.load(args.profile) if args.profile else None
     if args.html:
         _check_writable(Path(args.html))
-    report = build_report(Environment.inspect(args.python), profile)
+    report = build_report(_environment(args.python), profile)
     if args.html:
         from lean_install.html import write_html
 
@@ -137,6 +151,7 @@ def _lean_options() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--installer", choices=["auto", "pip", "uv"], default="auto")
+    p.add_argument("--on-miss", choices=ON_MISS_MODES, help="what a touched stub does")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--lean", action="store_true", help=argparse.SUPPRESS)  # from the shell hook
     p.add_argument("-w", "--wheel-dir", help=argparse.SUPPRESS)
@@ -146,18 +161,22 @@ def _lean_options() -> argparse.ArgumentParser:
 INSTALL_USAGE = """\
 usage: lean-install install [--python PY] [--profile PROFILE ...] [--policy profile|safe]
                             [--dry-run] [--json] [--installer auto|pip|uv] [-q]
-                            REQUIREMENT... [pip options]
+                            [--on-miss error|restore|log] REQUIREMENT... [pip options]
 
 Resolve with the target's pip, plan from the profile, fetch and strip only what is
 kept, install with --no-deps, then run pip check. pip options (-r, -c, --index-url,
 --extra-index-url, --find-links, --no-index, --pre, ...) are handed to pip as given.
 Without --profile, a bundled profile covering the requested packages is used if there
-is one (see: lean-install profile list), else the safe policy."""
+is one (see: lean-install profile list), else the safe policy.
+
+--on-miss says what a program does when it imports a module the lean install removed:
+error (the default) raises ImportError; restore brings the module back from the
+original wheel and goes on; log restores and prints a line. Every miss is logged
+(see: lean-install misses)."""
 
 
 def _pipeline(args: argparse.Namespace, pip_args: list[str], *, build: bool) -> Any:
     from lean_install.cache import Cache
-    from lean_install.environment import Environment
     from lean_install.install import choose_policy, prepare
     from lean_install.profile import load_profiles
     from lean_install.progress import make_progress
@@ -165,7 +184,7 @@ def _pipeline(args: argparse.Namespace, pip_args: list[str], *, build: bool) -> 
     specs = args.profile or _bundled_for(pip_args)
     profile, label = load_profiles(specs)
     policy = choose_policy(profile, args.policy)
-    env = Environment.inspect(args.python)
+    env = _environment(args.python, quiet=args.quiet or args.json)
     cache = Cache.default()
     progress = make_progress(args.quiet or args.json)
     with progress:
@@ -242,7 +261,7 @@ def cmd_install(argv: Sequence[str]) -> int:
     installer = choose_installer(args.installer)
     with progress:
         install_prepared(env, prepared, installer=installer, cache=cache, pip_args=pip_args,
-                         progress=progress)  # fmt: skip
+                         progress=progress, on_miss=args.on_miss)  # fmt: skip
     clean, output = pip_check(env)
     if not clean:
         _say(f"pip check reports problems after the lean install:\n{output}")
@@ -269,24 +288,70 @@ def cmd_wheel(argv: Sequence[str]) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from lean_install.cache import Cache
-    from lean_install.environment import Environment
     from lean_install.install import choose_installer, pip_check, restore
     from lean_install.progress import make_progress
 
     if not args.all and not args.distributions:
         raise UsageError("restore: name the distributions to restore, or give --all")
-    env = Environment.inspect(args.python)
+    env = _environment(args.python)
     with make_progress(args.quiet) as progress:
         names = [] if args.all else args.distributions
         installer = choose_installer(args.installer)
         restored = restore(
-            env, names, cache=Cache.default(), installer=installer, progress=progress
+            env,
+            names,
+            cache=Cache.default(),
+            installer=installer,
+            progress=progress,
+            on_miss=args.on_miss,
         )
     clean, output = pip_check(env)
     _say(f"restored {', '.join(restored) or 'nothing'} in {env.prefix}")
     if not clean:
         _say(f"pip check reports:\n{output}")
         return 1
+    return 0
+
+
+# -- misses ------------------------------------------------------------------------
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from lean_install.install import configure_on_miss, on_miss_mode
+
+    env = _environment(args.python)
+    if args.value is None:
+        print(on_miss_mode(env))
+        return 0
+    configure_on_miss(env, args.value)
+    _say(f"on-miss is now {args.value} in {env.prefix}")
+    return 0
+
+
+def cmd_misses(args: argparse.Namespace) -> int:
+    from lean_install.misses import environment_misses, render_misses
+
+    misses = environment_misses(_environment(args.python))
+    if args.json:
+        _print_json([m.to_dict() for m in misses])
+    else:
+        print(render_misses(misses))
+    return 0
+
+
+def cmd_profile_update(args: argparse.Namespace) -> int:
+    from lean_install.misses import environment_misses, fold_misses
+
+    if not args.from_misses:
+        raise UsageError("profile update: say where the update comes from: --from-misses")
+    profile = Profile.load(args.profile)
+    output = Path(args.output or args.profile)
+    _check_writable(output)
+    env = _environment(args.python)
+    misses = environment_misses(env)
+    updated, added = fold_misses(profile, misses)
+    updated.dump(output)
+    _say(f"added {added} files from {len(misses)} misses in {env.prefix} to {output}")
     return 0
 
 
@@ -371,6 +436,13 @@ def _add_profile(sub: Any) -> None:
     merge.add_argument("profiles", nargs="+")
     merge.add_argument("-o", "--output", required=True)
     merge.set_defaults(func=cmd_profile_merge)
+    update = psub.add_parser("update", help="add what a lean environment missed to a profile")
+    update.add_argument("profile")
+    update.add_argument("--from-misses", action="store_true", help="from the misses log")
+    update.add_argument("--python", help="the lean environment's interpreter")
+    update.add_argument("-o", "--output", help="write here instead of over PROFILE")
+    update.set_defaults(func=cmd_profile_update)
+
     listing = psub.add_parser("list", help="the bundled profiles")
     listing.set_defaults(func=cmd_profile_list)
 
@@ -390,8 +462,20 @@ def _add_restore_and_hook(sub: Any) -> None:
     p.add_argument("--all", action="store_true")
     p.add_argument("--python")
     p.add_argument("--installer", choices=["auto", "pip", "uv"], default="auto")
+    p.add_argument("--on-miss", choices=ON_MISS_MODES, help="what a touched stub does from now on")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_restore)
+    c = sub.add_parser("config", help="show or set what a touched stub does (on-miss)")
+    c.add_argument("--python", help="the lean environment's interpreter")
+    c.add_argument("key", choices=["on-miss"])
+    c.add_argument("value", nargs="?", choices=ON_MISS_MODES)
+    c.set_defaults(func=cmd_config)
+
+    m = sub.add_parser("misses", help="list the removed modules programs touched")
+    m.add_argument("--python", help="the lean environment's interpreter")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_misses)
+
     h = sub.add_parser("shell-hook", help="print the shell function behind `pip install --lean`")
     h.add_argument("shell", nargs="?", choices=["bash", "zsh", "fish"], default="bash")
     h.set_defaults(func=cmd_shell_hook)

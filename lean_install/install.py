@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,16 +27,20 @@ from lean_install import __version__
 from lean_install.cache import Cache
 from lean_install.elf import is_shared_object_name
 from lean_install.environment import Environment
-from lean_install.errors import LeanInstallError, PipError, PlanError
+from lean_install.errors import LeanInstallError, PipError, PlanError, UsageError
 from lean_install.plan import DistributionPlan, Plan, Policy, decide, plan_wheel
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.progress import Progress
+from lean_install.reserve import ON_MISS_MODES
 from lean_install.resolve import Resolution, ResolvedDistribution, fetch, index_options, resolve
 from lean_install.strip import build_stripped_wheel, build_stub_distribution
 from lean_install.wheel import OriginalWheel
 
 __all__ = [
     "Installer",
+    "OnMiss",
+    "on_miss_mode",
+    "configure_on_miss",
     "choose_policy",
     "Prepared",
     "prepare",
@@ -45,13 +51,25 @@ __all__ = [
     "restore",
     "read_state",
     "RestoreError",
+    "RecoveryError",
+    "recover",
 ]
 
 Installer = Literal["pip", "uv"]
+OnMiss = Literal["error", "restore", "log"]
 PLAN_FORMAT = 3
 """Bumped whenever plan_wheel's output changes for the same inputs: remembered plans of
 another format are not reused."""
 STATE_FILE = Path("lean-install") / "state.json"
+
+
+class RecoveryError(LeanInstallError):
+    """An interrupted install that cannot be completed as it is."""
+
+    def __init__(self, detail: str, hint: str | None = None) -> None:
+        self.detail = detail
+        self.hint = hint
+        super().__init__(detail)
 
 
 class RestoreError(LeanInstallError):
@@ -321,29 +339,169 @@ def install_prepared(
     pip_args: Sequence[str],
     progress: Progress,
     reinstall: bool = False,
+    on_miss: OnMiss | None = None,
 ) -> None:
     """Install the prepared wheels into ``env`` with ``--no-deps``, by name and version.
 
     Installing by name from a directory (not by file path) keeps ``pip freeze`` writing
-    ``name==version``.
+    ``name==version``. ``on_miss`` (if given) becomes the environment's ``on-miss`` mode.
+    The journal is written before anything in ``env`` changes and removed when all is
+    done: a run killed in between is completed by the next command (``recover``).
     """
-    whole, selective = _pins(prepared, selective=False), _pins(prepared, selective=True)
-    if not whole and not selective:
+    work = _Installation(
+        installer=installer,
+        sources=tuple(index_options(pip_args) if _has_sdists(prepared) else ["--no-index"]),
+        groups=tuple(
+            (tuple(pins), compile_all)
+            for compile_all in (True, False)
+            if (pins := _pins(prepared, selective=not compile_all))
+        ),
+        reinstall=reinstall,
+        wheels={name: str(path) for name, path in prepared.wheels.items()},
+        bytecode={
+            plan.name: plan.bytecode
+            for plan in prepared.plan.distributions
+            if plan.name in prepared.wheels and plan.bytecode is not None
+        },
+    )
+    if not work.groups:
         return
-    progress.step(f"installing with {installer}", len(whole) + len(selective))
+    progress.step(f"installing with {installer}", sum(len(p) for p, _ in work.groups))
     for cleared in _clear_interrupted(env, prepared.wheels):
         progress.note(f"removed {cleared}: left by an interrupted install (it has no RECORD)")
-    sources = index_options(pip_args) if _has_sdists(prepared) else ["--no-index"]
-    _write_state(env, prepared, pip_args)  # first: `restore --all` can repair a killed run
-    with _wheelhouse(prepared.wheels, cache) as house:
-        for pins, compile_all in ((whole, True), (selective, False)):
-            if pins:
-                _run(_install_command(env, installer, house, sources, pins,
-                                      reinstall=reinstall, compile_all=compile_all))  # fmt: skip
-    _compile(env, prepared, progress)
+    _write_journal(env, work)
+    _write_state(env, prepared, pip_args, cache, on_miss)
+    _carry_out_installation(env, work, cache, progress)
+    _journal_path(env).unlink()
 
 
-def _clear_interrupted(env: Environment, names: Iterable[NormalizedName]) -> list[Path]:
+@dataclass(frozen=True)
+class _Installation:
+    """What ``install_prepared`` hands the installer: all a journal needs to redo it."""
+
+    installer: Installer
+    sources: tuple[str, ...]
+    groups: tuple[tuple[tuple[str, ...], bool], ...]
+    """(pins, compile everything) per installer run."""
+    reinstall: bool
+    wheels: Mapping[str, str]
+    bytecode: Mapping[str, tuple[str, ...]]
+    """Per distribution whose plan chooses its bytecode, the sources to compile."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "installer": self.installer,
+            "sources": list(self.sources),
+            "groups": [{"pins": list(pins), "compile-all": every} for pins, every in self.groups],
+            "reinstall": self.reinstall,
+            "wheels": dict(self.wheels),
+            "bytecode": {name: list(paths) for name, paths in self.bytecode.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _Installation:
+        return cls(
+            installer="uv" if data["installer"] == "uv" else "pip",
+            sources=tuple(str(s) for s in data["sources"]),
+            groups=tuple(
+                (tuple(str(p) for p in g["pins"]), bool(g["compile-all"])) for g in data["groups"]
+            ),
+            reinstall=bool(data["reinstall"]),
+            wheels={str(k): str(v) for k, v in data["wheels"].items()},
+            bytecode={str(k): tuple(str(p) for p in v) for k, v in data["bytecode"].items()},
+        )
+
+
+def _carry_out_installation(
+    env: Environment, work: _Installation, cache: Cache, progress: Progress
+) -> None:
+    wheels = {canonicalize_name(name): Path(path) for name, path in work.wheels.items()}
+    with _wheelhouse(wheels, cache) as house:
+        for pins, compile_all in work.groups:
+            _run(_install_command(env, work.installer, house, work.sources, pins,
+                                  reinstall=work.reinstall, compile_all=compile_all))  # fmt: skip
+    _compile(env, work.bytecode, progress)
+
+
+# -- the journal: an install that was killed is completed by the next command --------
+
+
+JOURNAL_FILE = Path("lean-install") / "journal.json"
+
+
+def _journal_path(env: Environment) -> Path:
+    return env.prefix / JOURNAL_FILE
+
+
+def _write_journal(env: Environment, work: _Installation) -> None:
+    journal = {
+        "command": sys.argv,
+        "pid": os.getpid(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "installation": work.to_dict(),
+    }
+    _write_json_atomically(_journal_path(env), journal)
+
+
+def recover(env: Environment, cache: Cache, progress: Progress) -> bool:
+    """Complete the install that a killed lean-install left in ``env``, if there is one.
+
+    Every distribution it was installing is installed again (forced: a distribution pip
+    was writing when it died may look complete), after the leftovers of the killed
+    installer are cleared. Returns whether there was one to complete.
+    """
+    path = _journal_path(env)
+    try:
+        journal = json.loads(path.read_text(encoding="utf-8"))
+        work = _Installation.from_dict(journal["installation"])
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RecoveryError(
+            f"{path} (the record of an interrupted lean-install) cannot be read: {exc}",
+            hint=f"put back the original wheels with: lean-install restore --python "
+            f"{env.executable} --all, then remove {path}",
+        ) from exc
+    command = " ".join(["lean-install", *journal.get("command", [])[1:]])
+    if _running(journal.get("pid")):
+        raise RecoveryError(
+            f"another lean-install (pid {journal['pid']}) is changing {env.prefix}: {command}",
+            hint="wait for it to finish",
+        )
+    progress.warn(
+        f"found an interrupted `{command}` (started {journal.get('started', '?')}) "
+        f"in {env.prefix}: completing it"
+    )
+    missing = [p for p in work.wheels.values() if not Path(p).is_file()]
+    if missing:
+        raise RecoveryError(
+            f"the interrupted install cannot be completed: {missing[0]} is gone from the cache",
+            hint=f"put back the original wheels with: lean-install restore --python "
+            f"{env.executable} --all, then remove {path}",
+        )
+    for cleared in _clear_interrupted(env, work.wheels, stashes=True):
+        progress.note(f"removed {cleared}: left by the interrupted install")
+    _carry_out_installation(env, replace(work, reinstall=True), cache, progress)
+    path.unlink()
+    progress.warn(f"completed the interrupted `{command}`")
+    return True
+
+
+def _running(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clear_interrupted(
+    env: Environment, names: Iterable[str], *, stashes: bool = False
+) -> list[Path]:
     """Remove the ``.dist-info`` that interrupted installs of ``names`` left; return them.
 
     Two kinds, both left by a pip or uv run killed half-way:
@@ -357,15 +515,27 @@ def _clear_interrupted(env: Environment, names: Iterable[NormalizedName]) -> lis
       drops ``~`` names as invalid, so the stash can hide the installed distribution.
       The distribution is installed again right after: removing the stash finishes
       what pip's uninstall began.
+
+    With ``stashes`` (a journal says an installer was killed here), every ``~`` entry of
+    site-packages goes too: the package directories pip moved aside (``~pp`` for
+    ``app``), which no installer would ever read again.
     """
-    wanted = set(names)
+    wanted = {canonicalize_name(n) for n in names}
     removed = []
     for root in env.site_packages:
-        for info in sorted(root.glob("*.dist-info")):
-            if _is_interrupted(info, wanted):
-                shutil.rmtree(info)
-                removed.append(info)
+        for entry in sorted(root.iterdir()):
+            stash = stashes and entry.name.startswith("~")
+            if stash or (entry.name.endswith(".dist-info") and _is_interrupted(entry, wanted)):
+                _remove(entry)
+                removed.append(entry)
     return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _is_interrupted(info: Path, wanted: set[NormalizedName]) -> bool:
@@ -395,24 +565,24 @@ def _metadata_name(info: Path) -> NormalizedName | None:
     return None
 
 
-def _sources_to_compile(env: Environment, prepared: Prepared) -> list[str]:
+def _sources_to_compile(env: Environment, bytecode: Mapping[str, Sequence[str]]) -> list[str]:
     """Absolute paths of the sources the plans chose to compile (the installer compiled
     the distributions whose plans choose none: all of theirs)."""
     paths: list[Path] = []
-    for plan in prepared.plan.distributions:
-        dist = env.distribution(plan.name) if plan.name in prepared.wheels else None
-        if dist is not None and plan.bytecode is not None:
-            paths.extend(dist.absolute(path) for path in plan.bytecode)
+    for name, sources in bytecode.items():
+        dist = env.distribution(name)
+        if dist is not None:
+            paths.extend(dist.absolute(path) for path in sources)
     return [str(p) for p in paths if p.is_file()]
 
 
-def _compile(env: Environment, prepared: Prepared, progress: Progress) -> None:
+def _compile(env: Environment, bytecode: Mapping[str, Sequence[str]], progress: Progress) -> None:
     """Compile the bytecode the workload will load, with the target's interpreter.
 
     pip would compile every source installed; a stripped distribution gets bytecode only
     for the modules its profile saw imported (the rest compile on first import, if ever).
     """
-    sources = _sources_to_compile(env, prepared)
+    sources = _sources_to_compile(env, bytecode)
     if not sources:
         return
     command = [env.executable, "-c", _COMPILE_SCRIPT]
@@ -500,8 +670,18 @@ def read_state(env: Environment) -> dict[str, Any]:
     return data if isinstance(data.get("distributions"), dict) else {"distributions": {}}
 
 
-def _write_state(env: Environment, prepared: Prepared, pip_args: Sequence[str]) -> None:
+def _write_state(
+    env: Environment,
+    prepared: Prepared,
+    pip_args: Sequence[str],
+    cache: Cache,
+    on_miss: OnMiss | None,
+) -> None:
+    """Record the originals (for ``restore`` and the reserve), the cache and the mode."""
     state = read_state(env)
+    state["cache"] = str(cache.root.resolve())
+    if on_miss is not None:
+        state["on-miss"] = on_miss
     sources = index_options(pip_args)
     for plan in prepared.plan.distributions:
         dist = prepared.resolution.distribution(plan.name)
@@ -528,6 +708,21 @@ def _write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
     tmp.replace(path)
 
 
+def on_miss_mode(env: Environment) -> OnMiss:
+    """What a touched stub does in ``env``: ``error`` unless configured otherwise."""
+    mode = read_state(env).get("on-miss")
+    return mode if mode in ON_MISS_MODES else "error"
+
+
+def configure_on_miss(env: Environment, mode: OnMiss) -> None:
+    """Set what a touched stub does in ``env`` from now on."""
+    if mode not in ON_MISS_MODES:
+        raise UsageError(f"on-miss must be one of {', '.join(ON_MISS_MODES)}, not {mode!r}")
+    state = read_state(env)
+    state["on-miss"] = mode
+    _write_json_atomically(_state_path(env), state)
+
+
 def restore(
     env: Environment,
     names: Sequence[str],
@@ -535,6 +730,7 @@ def restore(
     cache: Cache,
     installer: Installer,
     progress: Progress,
+    on_miss: OnMiss | None = None,
 ) -> list[str]:
     """Put back the original wheels of ``names`` (all lean ones if empty); return them."""
     state = read_state(env)
@@ -565,7 +761,7 @@ def restore(
     )
     install_prepared(
         env, prepared, installer=installer, cache=cache, pip_args=[], progress=progress,
-        reinstall=True,
+        reinstall=True, on_miss=on_miss,
     )  # fmt: skip
     for name in wanted:
         recorded.pop(name, None)

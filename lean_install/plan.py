@@ -36,6 +36,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from lean_install.errors import PlanError
+from lean_install.reserve import runtime_digest
 
 if TYPE_CHECKING:
     from lean_install.profile import DistributionUsage, Profile
@@ -105,7 +106,9 @@ class DistributionPlan:
         object.__setattr__(self, "stub_modules", tuple(sorted(set(self.stub_modules))))
 
     def digest(self) -> str:
-        """Short digest of everything that goes into the stripped wheel besides the original."""
+        """Short digest of everything that goes into the stripped wheel besides the original:
+        the plan, and the reserve runtime that comes with stubs."""
+        runtime = runtime_digest() if self.stub_modules else ""
         canon = json.dumps(
             [
                 self.name,
@@ -115,6 +118,7 @@ class DistributionPlan:
                 self.stub_modules,
                 self.profile_label,
                 self.profile_digest,
+                *([runtime] if runtime else []),
             ]
         )
         return hashlib.sha256(canon.encode()).hexdigest()[:12]

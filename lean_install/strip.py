@@ -33,6 +33,7 @@ from lean_install import __version__
 from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import DistributionPlan
+from lean_install.reserve import HTTP_RUNTIME_NAME, RUNTIME_NAME
 from lean_install.stubs import module_stub, stub_path
 from lean_install.wheel import Member, OriginalWheel, record_hash
 
@@ -82,16 +83,26 @@ def build_stub_distribution(plan: DistributionPlan, out_dir: Path, *, summary: s
         raise WheelError(target.name, issues)
     dist_info = f"{_escape(plan.name)}-{plan.lean_version}.dist-info"
     files: list[tuple[str, Content]] = [
-        (stub_path(module, package=True), _stub_source(plan, module))
+        (stub_path(module, package=True), _stub_source(plan, module, dist_info, package=True))
         for module in plan.stub_modules
     ]
     files += [
         (f"{dist_info}/METADATA", _stub_metadata(plan, summary or STUB_SUMMARY)),
         (f"{dist_info}/WHEEL", _stub_wheel_file()),
-        (f"{dist_info}/{MANIFEST_NAME}", _manifest(plan, original=None, removed={})),
+        *_runtime_files(dist_info),
+        (f"{dist_info}/{MANIFEST_NAME}", _manifest(plan, original=None, removed={}, hashes={})),
     ]
     _write_atomically(target, lambda fd: _write_new(files, dist_info, fd))
     return target
+
+
+def _runtime_files(dist_info: str) -> list[tuple[str, Content]]:
+    """The reserve runtime, which every lean distribution with stubs carries."""
+    here = Path(__file__).parent
+    return [
+        (f"{dist_info}/{RUNTIME_NAME}", (here / "reserve.py").read_bytes()),
+        (f"{dist_info}/{HTTP_RUNTIME_NAME}", (here / "reserve_http.py").read_bytes()),
+    ]
 
 
 def stripped_filename(wheel: OriginalWheel, plan: DistributionPlan) -> str:
@@ -153,8 +164,16 @@ def _stub_path_in(wheel: OriginalWheel, module: str) -> str:
     return stub_path(module, package=package)
 
 
-def _stub_source(plan: DistributionPlan, module: str) -> bytes:
-    return module_stub(module, plan.name, plan.version, plan.profile_label).encode()
+def _stub_source(plan: DistributionPlan, module: str, dist_info: str, *, package: bool) -> bytes:
+    source = module_stub(
+        module,
+        plan.name,
+        plan.version,
+        plan.profile_label,
+        dist_info=dist_info,
+        package=package,
+    )
+    return source.encode()
 
 
 def _stripped_files(wheel: OriginalWheel, plan: DistributionPlan) -> list[tuple[str, Content]]:
@@ -171,8 +190,11 @@ def _stripped_files(wheel: OriginalWheel, plan: DistributionPlan) -> list[tuple[
         if m.name not in dropped and not m.name.startswith(prefix)
     ]
     stubs = {_stub_path_in(wheel, module): module for module in plan.stub_modules}
-    files += [(path, _stub_source(plan, stubs[path])) for path in sorted(stubs)]
     new_info = _lean_dist_info(wheel, plan)
+    files += [
+        (path, _stub_source(plan, stubs[path], new_info, package=path.endswith("/__init__.py")))
+        for path in sorted(stubs)
+    ]
     skipped = {"RECORD", MANIFEST_NAME, *_SIGNATURES}
     for member in wheel.members.values():
         rest = member.name[len(prefix) :]
@@ -182,6 +204,8 @@ def _stripped_files(wheel: OriginalWheel, plan: DistributionPlan) -> list[tuple[
         if rest == "METADATA":
             content = _set_version(wheel, member, plan.lean_version)
         files.append((f"{new_info}/{rest}", content))
+    if stubs:
+        files += _runtime_files(new_info)
     return files
 
 
@@ -220,8 +244,9 @@ def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> No
         rows = [_write_file(writer, wheel.record, name, content) for name, content in files]
         verified.result()
         removed = {path: wheel.members[path].size for path in plan.drop}
+        hashes = {path: wheel.record[path][0] for path in plan.drop if path in wheel.record}
         original = (wheel.path.name, original_sha256.result())
-    manifest = _manifest(plan, original=original, removed=removed)
+    manifest = _manifest(plan, original=original, removed=removed, hashes=hashes)
     new_info = _lean_dist_info(wheel, plan)
     rows.append(_write_file(writer, {}, f"{new_info}/{MANIFEST_NAME}", manifest))
     writer.add_bytes(f"{new_info}/RECORD", _record(rows, f"{new_info}/RECORD"))
@@ -256,9 +281,14 @@ def _record(rows: Iterable[tuple[str, str, str]], record_path: str) -> bytes:
 
 
 def _manifest(
-    plan: DistributionPlan, *, original: tuple[str, str] | None, removed: Mapping[str, int]
+    plan: DistributionPlan,
+    *,
+    original: tuple[str, str] | None,
+    removed: Mapping[str, int],
+    hashes: Mapping[str, str],
 ) -> bytes:
-    """``lean-install.json``: what was removed from which original, by which plan and profile."""
+    """``lean-install.json``: what was removed from which original, by which plan and profile,
+    and the RECORD hash of each removed file (the reserve checks what it restores)."""
     data = {
         "lean-install": __version__,
         "name": plan.name,
@@ -269,6 +299,7 @@ def _manifest(
         "profile": {"label": plan.profile_label, "digest": plan.profile_digest},
         "original": {"filename": original[0], "sha256": original[1]} if original else None,
         "removed": dict(sorted(removed.items())),
+        "removed-hashes": dict(sorted(hashes.items())),
         "stub-modules": list(plan.stub_modules),
     }
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()

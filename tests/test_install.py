@@ -279,10 +279,11 @@ def test_unused_submodule_is_a_stub_with_a_two_line_message(lean: LeanVenv) -> N
     )
     out = run_python(lean.python, code).stdout.splitlines()
     assert out[0] == "ModuleNotFoundError app.unused"
-    first, second = out[1:]
+    first, second, third = out[1:]
     assert "app.unused" in first and "distribution app 1.0" in first
     assert f"profile {LABEL}" in first
     assert second == f"To bring it back: lean-install restore --python {lean.python} app"
+    assert third.endswith(f"lean-install config --python {lean.python} on-miss restore")
     assert run_python(lean.python, "import app.sub.deep").returncode != 0  # a stubbed package
 
 

@@ -22,6 +22,7 @@ from lean_install import __version__
 from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import Decision, DistributionPlan
+from lean_install.reserve import HTTP_RUNTIME_NAME, RUNTIME_NAME
 from lean_install.strip import (
     MANIFEST_NAME,
     STUB_SUMMARY,
@@ -135,6 +136,8 @@ def test_stripped_wheel_drops_files_adds_stubs_and_renames_dist_info(
             f"{info}/METADATA",
             f"{info}/WHEEL",
             f"{info}/entry_points.txt",
+            f"{info}/{RUNTIME_NAME}",
+            f"{info}/{HTTP_RUNTIME_NAME}",
             f"{info}/{MANIFEST_NAME}",
             f"{info}/RECORD",
         ]
@@ -175,6 +178,7 @@ def test_manifest_records_what_was_removed_and_why(
         "profile": {"label": PROFILE, "digest": "0123abcd"},
         "original": {"filename": original.name, "sha256": file_sha256(original)},
         "removed": {p: sizes[p] for p in sorted(plan.drop)},
+        "removed-hashes": {p: record_hash(_bytes(FILES[p])) for p in sorted(plan.drop)},
         "stub-modules": list(STUBS),
     }
 
@@ -215,6 +219,8 @@ def test_stripped_wheel_installs_imports_checks_freezes_and_uninstalls(
         f"lean-install removed module 'store.extra' (distribution store 1.0, profile {PROFILE}):"
         " the workload traced for that profile never used it.",
         f"To bring it back: lean-install restore --python {venv} store",
+        "To have removed code come back when imported: lean-install config --python"
+        f" {venv} on-miss restore",
     ]
     fallback = python_run(venv, REPORT_ERROR.format(module="store.optional")).stdout
     assert fallback.startswith("ModuleNotFoundError store.optional\n")
@@ -372,3 +378,7 @@ def test_executable_bit_survives_and_nothing_else(tmp_path: Path) -> None:
         modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
     assert modes["tool-1.0.data/scripts/run"] == 0o100755
     assert modes["tool/__init__.py"] == 0o100644
+
+
+def _bytes(data: str | bytes) -> bytes:
+    return data.encode() if isinstance(data, str) else data

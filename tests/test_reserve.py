@@ -1,0 +1,334 @@
+"""Removed code comes back on demand: ``--on-miss restore|log|error``, the misses log, and
+``profile update --from-misses``, on real wheels installed by the real pip.
+
+The world: ``shop`` is used only through ``shop/__init__.py`` and ``shop/core.py``, so a
+lean install strips the rest: a package (``shop.extra``), a module reading a data file
+next to it (``shop.report``), an extension module whose shared library sits in
+``shop.libs`` (with gcc), and 1 MiB of random data. ``helper`` is never used: a stub
+distribution. Each test gets its own venv, lean-installed from the same cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import io
+import json
+import os
+import shutil
+import subprocess
+import sysconfig
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import build_wheel, create_venv, site_packages
+from test_reserve_http import Handler, Served
+
+from lean_install.cli import main
+from lean_install.profile import DistributionUsage, Profile
+
+BLOB = os.urandom(1 << 20)
+EXTENSION_SOURCE = """\
+#include <Python.h>
+int helper_value(void);
+static PyObject *answer(PyObject *self, PyObject *args) {
+    return PyLong_FromLong(2 * helper_value());
+}
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speed", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&module); }
+"""
+
+
+def _native(tmp: Path) -> dict[str, bytes]:
+    """``shop/_speed.<tag>.so`` (DT_NEEDED libhelper.so, RUNPATH $ORIGIN/../shop.libs)."""
+    if shutil.which("gcc") is None:
+        return {}
+    (tmp / "helper.c").write_text("int helper_value(void) { return 21; }\n")
+    (tmp / "speed.c").write_text(EXTENSION_SOURCE)
+    gcc = ["gcc", "-shared", "-fPIC"]
+    subprocess.run([*gcc, "-o", "libhelper.so", "helper.c"], cwd=tmp, check=True)
+    include = sysconfig.get_paths()["include"]
+    subprocess.run([*gcc, f"-I{include}", "-o", "speed.so", "speed.c", "-L.", "-lhelper",
+                    "-Wl,-rpath,$ORIGIN/../shop.libs"], cwd=tmp, check=True)  # fmt: skip
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    return {
+        f"shop/_speed{suffix}": (tmp / "speed.so").read_bytes(),
+        "shop.libs/libhelper.so": (tmp / "libhelper.so").read_bytes(),
+    }
+
+
+@dataclass(frozen=True)
+class World:
+    wheels: Path
+    profile: Path
+    cache: Path
+    native: bool
+
+    def install(self, python: Path, *extra: str, find_links: str = "") -> None:
+        code, _, err = cli("install", "--python", str(python), "--profile", str(self.profile),
+                           "--installer", "pip", "-q", *extra, "shop", "--no-index",
+                           "--find-links", find_links or str(self.wheels))  # fmt: skip
+        assert code == 0, err
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("reserve")
+    native = _native(root)
+    build_wheel(root / "wheels", "shop", "1.0", {
+        "shop/__init__.py": "from shop import core\n",
+        "shop/core.py": "def price():\n    return 42\n",
+        "shop/extra/__init__.py": "from shop.extra import heavy\n",
+        "shop/extra/heavy.py": "VALUE = 7\n",
+        "shop/report.py": "import os\n\ndef rows():\n    path = os.path.join("
+                          "os.path.dirname(__file__), 'table.csv')\n"
+                          "    with open(path) as f:\n        return f.read().split()\n",
+        "shop/table.csv": "a\nb\nc\n",
+        "shop/data/blob.bin": BLOB,
+        **native,
+    }, requires=("helper",), tag="py3-none-linux_x86_64" if native else "py3-none-any")  # fmt: skip
+    build_wheel(root / "wheels", "helper", "1.0", {
+        "helper/__init__.py": "from helper import part\nVALUE = part.X\n",
+        "helper/part.py": "X = 5\n",
+    })  # fmt: skip
+    usage = DistributionUsage(
+        name="shop", version="1.0", files=("shop/__init__.py", "shop/core.py")
+    )  # type: ignore[arg-type]
+    profile = root / "shop.toml"
+    Profile(distributions=(usage,)).dump(profile)
+    return World(root / "wheels", profile, root / "cache", bool(native))
+
+
+@pytest.fixture
+def venv(tmp_path: Path, world: World, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("LEAN_INSTALL_CACHE_DIR", str(world.cache))
+    return create_venv(tmp_path / "venv")
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def run(python: Path, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+
+
+def misses(python: Path) -> list[dict[str, object]]:
+    code, out, err = cli("misses", "--python", str(python), "--json")
+    assert code == 0, err
+    return list(json.loads(out))
+
+
+def pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", *args],
+                          capture_output=True, text=True)  # fmt: skip
+
+
+# -- error: the default --------------------------------------------------------------
+
+
+def test_error_mode_raises_and_logs_the_miss(world: World, venv: Path) -> None:
+    world.install(venv)
+    assert cli("config", "--python", str(venv), "on-miss")[1] == "error\n"
+    failed = run(venv, "import shop.extra")
+    assert "lean-install removed module 'shop.extra'" in failed.stderr
+    assert not (site_packages(venv) / "shop/extra/heavy.py").exists()
+    (miss,) = misses(venv)
+    assert (miss["module"], miss["distribution"], miss["version"]) == ("shop.extra", "shop", "1.0")
+    assert miss["outcome"] == "raised" and miss["mode"] == "error"
+    assert miss["files"] == ["shop/extra/__init__.py", "shop/extra/heavy.py"]
+    assert miss["argv"] == ["-c"]
+    _, table, _ = cli("misses", "--python", str(venv))
+    assert "shop.extra" in table and "raised" in table
+
+
+# -- restore ---------------------------------------------------------------------------
+
+
+def test_restore_brings_back_a_package_and_keeps_pip_consistent(world: World, venv: Path) -> None:
+    world.install(venv, "--on-miss", "restore")
+    done = run(venv, "import shop.extra; print(shop.extra.heavy.VALUE)")
+    assert done.stdout == "7\n", done.stderr
+    assert done.stderr == ""
+    (miss,) = misses(venv)
+    assert miss["outcome"] == "restored"
+    assert miss["files"] == ["shop/extra/__init__.py", "shop/extra/heavy.py"]
+    assert str(miss["source"]).startswith("cache (")
+    assert run(venv, "import shop.extra").returncode == 0
+    assert len(misses(venv)) == 1  # restored for good: no second miss
+    assert pip(venv, "check").returncode == 0
+    assert pip(venv, "uninstall", "-y", "shop").returncode == 0
+    assert not (site_packages(venv) / "shop").exists()  # RECORD lists the restored files
+
+
+def test_restore_brings_back_data_next_to_a_module(world: World, venv: Path) -> None:
+    world.install(venv, "--on-miss", "restore")
+    done = run(venv, "import shop.report; print(shop.report.rows())")
+    assert done.stdout == "['a', 'b', 'c']\n", done.stderr
+    (miss,) = misses(venv)
+    assert set(miss["files"]) >= {"shop/report.py", "shop/table.csv"}  # type: ignore[arg-type]
+    assert "shop/extra/heavy.py" not in miss["files"]  # type: ignore[operator]
+
+
+def test_restore_brings_back_an_extension_and_the_library_it_needs(
+    world: World, venv: Path
+) -> None:
+    if not world.native:
+        pytest.skip("gcc is needed to build the extension module")
+    world.install(venv, "--on-miss", "restore")
+    assert not (site_packages(venv) / "shop.libs/libhelper.so").exists()
+    done = run(venv, "import shop._speed; print(shop._speed.answer())")
+    assert done.stdout == "42\n", done.stderr
+    (miss,) = misses(venv)
+    assert "shop.libs/libhelper.so" in miss["files"]  # type: ignore[operator]
+    assert not (site_packages(venv) / "shop/_speed.py").exists()  # the stub is gone
+
+
+def test_restore_brings_back_a_stub_distribution(world: World, venv: Path) -> None:
+    world.install(venv, "--on-miss", "restore")
+    done = run(venv, "import helper; print(helper.VALUE)")
+    assert done.stdout == "5\n", done.stderr
+    (miss,) = misses(venv)
+    assert miss["distribution"] == "helper"
+    assert miss["files"] == ["helper/__init__.py", "helper/part.py"]
+
+
+def test_log_mode_restores_and_says_so(world: World, venv: Path) -> None:
+    world.install(venv)
+    assert cli("config", "--python", str(venv), "on-miss", "log")[0] == 0
+    done = run(venv, "import shop.extra")
+    assert done.returncode == 0
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lean-install: restored shop.extra")
+
+
+def test_restore_in_multiprocessing_workers_at_once(world: World, venv: Path) -> None:
+    world.install(venv, "--on-miss", "restore")
+    code = (
+        "import multiprocessing as mp\n"
+        "def work(_):\n"
+        "    import shop.extra\n"
+        "    return shop.extra.heavy.VALUE\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.get_context('spawn').Pool(4) as pool:\n"
+        "        print(sum(pool.map(work, range(8), chunksize=1)))\n"
+    )
+    script = venv.parent / "pool.py"
+    script.write_text(code)
+    done = subprocess.run([str(venv), str(script)], capture_output=True, text=True)
+    assert done.stdout == "56\n", done.stderr
+    logged = misses(venv)
+    restored = [m for m in logged if m["files"]]
+    assert len(restored) == 1  # the others waited on the lock and found it restored
+    assert all(m["outcome"] == "restored" for m in logged)
+
+
+def test_restore_from_the_url_with_range_requests(
+    world: World, venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache is gone: the members come from the wheel's URL, a few KiB of 1 MiB."""
+    with _serve(world.wheels) as served:
+        monkeypatch.setenv("LEAN_INSTALL_CACHE_DIR", str(tmp_path / "cache"))
+        world.install(venv, "--on-miss", "restore", find_links=f"{served.base}/range/")
+        shutil.rmtree(tmp_path / "cache")
+        done = run(venv, "import shop.extra; print(shop.extra.heavy.VALUE)")
+        assert done.stdout == "7\n", done.stderr
+    (miss,) = misses(venv)
+    wheel = next(world.wheels.glob("shop-*.whl"))
+    source = str(miss["source"])
+    assert source.startswith(f"{served.base}/range/{wheel.name}"), source
+    fetched = int(source.rpartition("(")[2].split()[0])
+    assert 0 < fetched < wheel.stat().st_size // 4, (fetched, wheel.stat().st_size)
+
+
+def test_a_tampered_reserve_is_refused(world: World, venv: Path, tmp_path: Path) -> None:
+    world.install(venv, "--on-miss", "restore")
+    state = json.loads((venv.parent.parent / "lean-install/state.json").read_text())
+    cached = Path(state["cache"]).glob("originals/*/shop-*.whl")
+    original = next(cached)
+    saved = tmp_path / "saved.whl"
+    shutil.copyfile(original, saved)
+    try:
+        _rewrite_member(original, "shop/extra/heavy.py", b"VALUE = 666\n")
+        failed = run(venv, "import shop.extra")
+    finally:
+        shutil.copyfile(saved, original)
+    assert "could not restore it" in failed.stderr
+    assert "does not match the hash" in failed.stderr
+    assert not (site_packages(venv) / "shop/extra/heavy.py").exists()
+    assert misses(venv)[0]["outcome"].startswith("failed: ")  # type: ignore[union-attr]
+
+
+# -- profile update --from-misses --------------------------------------------------------
+
+
+def test_profile_update_from_misses_needs_no_restore_next_time(
+    world: World, venv: Path, tmp_path: Path
+) -> None:
+    world.install(venv, "--on-miss", "restore")
+    program = "import shop.extra, shop.report; print(shop.extra.heavy.VALUE, shop.report.rows())"
+    assert run(venv, program).returncode == 0
+    assert len(misses(venv)) == 2
+    updated = tmp_path / "updated.toml"
+    code, _, err = cli("profile", "update", str(world.profile), "--from-misses",
+                       "--python", str(venv), "-o", str(updated))  # fmt: skip
+    assert code == 0, err
+    assert "added 4 files from 2 misses" in err
+    fresh = create_venv(tmp_path / "fresh")
+    code, _, err = cli("install", "--python", str(fresh), "--profile", str(updated),
+                       "--installer", "pip", "-q", "shop", "--no-index",
+                       "--find-links", str(world.wheels))  # fmt: skip
+    assert code == 0, err
+    done = run(fresh, program)
+    assert done.returncode == 0, done.stderr
+    assert misses(fresh) == []
+    assert not (site_packages(fresh) / "shop/data/blob.bin").exists()  # still lean
+
+
+def _rewrite_member(wheel: Path, name: str, data: bytes) -> None:
+    """The wheel with one member's bytes replaced (its RECORD left as it was)."""
+    import zipfile
+
+    tmp = wheel.with_suffix(".tmp")
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, data if info.filename == name else src.read(info))
+    tmp.replace(wheel)
+
+
+@contextlib.contextmanager
+def _serve(directory: Path) -> Iterator[Served]:
+    """Serve ``directory`` over HTTP with ranges, plus a find-links page at ``/range/``."""
+    served = Served(directory, "")
+
+    class Listing(Handler):
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") == "/range":
+                links = "".join(f'<a href="{p.name}">{p.name}</a>' for p in directory.iterdir())
+                body = f"<html><body>{links}</body></html>".encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            super().do_GET()
+
+    handler = type("BoundListing", (Listing,), {"served": served})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    served.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
