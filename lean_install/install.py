@@ -41,6 +41,7 @@ __all__ = [
     "OnMiss",
     "on_miss_mode",
     "configure_on_miss",
+    "record_pruned",
     "choose_policy",
     "Prepared",
     "prepare",
@@ -340,8 +341,10 @@ def install_prepared(
     progress: Progress,
     reinstall: bool = False,
     on_miss: OnMiss | None = None,
+    uninstall: Sequence[str] = (),
 ) -> None:
-    """Install the prepared wheels into ``env`` with ``--no-deps``, by name and version.
+    """Install the prepared wheels into ``env`` with ``--no-deps``, by name and version,
+    then uninstall the distributions named in ``uninstall`` (``sync``'s extras).
 
     Installing by name from a directory (not by file path) keeps ``pip freeze`` writing
     ``name==version``. ``on_miss`` (if given) becomes the environment's ``on-miss`` mode.
@@ -363,8 +366,9 @@ def install_prepared(
             for plan in prepared.plan.distributions
             if plan.name in prepared.wheels and plan.bytecode is not None
         },
+        uninstall=tuple(uninstall),
     )
-    if not work.groups:
+    if not work.groups and not work.uninstall:
         return
     progress.step(f"installing with {installer}", sum(len(p) for p, _ in work.groups))
     for cleared in _clear_interrupted(env, prepared.wheels):
@@ -387,6 +391,7 @@ class _Installation:
     wheels: Mapping[str, str]
     bytecode: Mapping[str, tuple[str, ...]]
     """Per distribution whose plan chooses its bytecode, the sources to compile."""
+    uninstall: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -396,6 +401,7 @@ class _Installation:
             "reinstall": self.reinstall,
             "wheels": dict(self.wheels),
             "bytecode": {name: list(paths) for name, paths in self.bytecode.items()},
+            "uninstall": list(self.uninstall),
         }
 
     @classmethod
@@ -409,6 +415,7 @@ class _Installation:
             reinstall=bool(data["reinstall"]),
             wheels={str(k): str(v) for k, v in data["wheels"].items()},
             bytecode={str(k): tuple(str(p) for p in v) for k, v in data["bytecode"].items()},
+            uninstall=tuple(str(n) for n in data.get("uninstall", ())),
         )
 
 
@@ -421,6 +428,9 @@ def _carry_out_installation(
             _run(_install_command(env, work.installer, house, work.sources, pins,
                                   reinstall=work.reinstall, compile_all=compile_all))  # fmt: skip
     _compile(env, work.bytecode, progress)
+    if work.uninstall:  # pip skips (and says so) what is already gone: a rerun is safe
+        _run([env.executable, "-m", "pip", "uninstall", "-y", "-q",
+              "--disable-pip-version-check", *work.uninstall])  # fmt: skip
 
 
 # -- the journal: an install that was killed is completed by the next command --------
@@ -706,6 +716,13 @@ def _write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def record_pruned(env: Environment, pruned: Mapping[str, str]) -> None:
+    """Remember the distributions ``install --prune`` uninstalled (name -> version)."""
+    state = read_state(env)
+    state.setdefault("pruned", {}).update(pruned)
+    _write_json_atomically(_state_path(env), state)
 
 
 def on_miss_mode(env: Environment) -> OnMiss:

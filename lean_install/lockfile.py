@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,23 +60,26 @@ from lean_install.errors import (
     HashMismatchError,
     LockEnvironmentError,
     LockError,
-    PipError,
     ToolMissingError,
     UsageError,
 )
 from lean_install.install import (
     Installer,
+    OnMiss,
     Prepared,
     build_lean_wheel,
     choose_installer,
     choose_policy,
+    configure_on_miss,
     install_prepared,
     pip_check,
     prepare,
+    recover,
 )
 from lean_install.plan import DistributionPlan, Plan, Policy
 from lean_install.profile import Profile, load_profiles
 from lean_install.progress import Progress, make_progress
+from lean_install.reserve import ON_MISS_MODES
 from lean_install.resolve import Resolution, ResolvedDistribution, fetch
 
 if sys.version_info >= (3, 11):
@@ -126,6 +130,10 @@ _WHEELHOUSE_HEADER = (
     "# any installer installs the lean environment from it: pip install -r URL/pylock.toml\n"
 )
 _T = TypeVar("_T")
+_MAX_DEPTH = 64
+"""Tables and arrays nested deeper are refused (lean-install's own locks nest 8 deep)."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_PLAN_LISTS = ("drop", "stub-modules", "notes", "bytecode")
 
 
 # -- the lock's contents ---------------------------------------------------------------
@@ -362,6 +370,8 @@ def read_lock(path: Path) -> LeanLock:
     dists = [_locked(p, i, path.parent, issues) for i, p in enumerate(pylock.packages)]
     profile = _embedded_profile(table, issues)
     environment = _get(table, "environment", dict, f"tool.{TOOL}", issues)
+    if environment is not None and not isinstance(environment.get("markers", {}), dict):
+        issues.append(f"tool.{TOOL}.environment.markers: not a table")
     if issues:
         raise LockError(source, issues)
     return LeanLock(
@@ -378,11 +388,30 @@ def read_lock(path: Path) -> LeanLock:
 
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LockError(str(path), [exc.strerror or str(exc)]) from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise LockError(str(path), [f"not valid TOML: {exc}"]) from None
+    except RecursionError:  # tomllib recurses into inline arrays and tables
+        raise LockError(str(path), ["not valid TOML: nested too deeply"]) from None
+    if _too_deep(data):  # the digest (json) and the checks recurse too
+        raise LockError(str(path), [f"tables and arrays nested more than {_MAX_DEPTH} deep"])
+    return data
+
+
+def _too_deep(data: object) -> bool:
+    """Whether tables and arrays nest more than ``_MAX_DEPTH`` deep (found without recursion)."""
+    stack: list[tuple[object, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+    return False
 
 
 def _lean_table(source: str, pylock: Pylock, data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -437,9 +466,11 @@ def _locked(
                       f"its plan gives ({plan.lean_version})")  # fmt: skip
     file = files[0]
     url = file.url or (base / (file.path or "")).resolve().as_uri()
-    original = LockedFile(
-        filename=file.filename, sha256=file.hashes.get("sha256", ""), size=file.size, url=url
-    )
+    sha256 = file.hashes.get("sha256", "")
+    if not _SHA256.fullmatch(sha256):  # fetch checks an original only against a sha256
+        issues.append(f"packages[{index}] ({package.name}): {file.filename} has no sha256 "
+                      f"(64 hex digits) but {sha256!r}")  # fmt: skip
+    original = LockedFile(filename=file.filename, sha256=sha256, size=file.size, url=url)
     return LockedDistribution(plan=plan, original=original, lean=_lean_file(lean, where, issues))
 
 
@@ -447,6 +478,10 @@ def _locked_plan(
     package: Package, data: Mapping[str, Any] | None, where: str, issues: list[str]
 ) -> DistributionPlan | None:
     if data is None:
+        return None
+    odd = [key for key in _PLAN_LISTS if not _strings(data.get(key, []))]
+    if odd:  # the plan's digest (its lean version) is taken over its JSON
+        issues.append(f"{where}.plan: {', '.join(odd)}: not a list of strings")
         return None
     try:
         plan = DistributionPlan.from_dict(data)
@@ -460,15 +495,29 @@ def _locked_plan(
     return plan
 
 
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
 def _lean_file(table: Mapping[str, Any], where: str, issues: list[str]) -> LockedFile:
     hashes = table.get("hashes")
     sha256 = hashes.get("sha256") if isinstance(hashes, Mapping) else None
     name, size = table.get("name"), table.get("size")
     if not isinstance(name, str) or not isinstance(sha256, str):
         issues.append(f"{where}.wheel: needs a name and hashes.sha256")
+    elif not _plain_file_name(name):  # it is written as DIRECTORY / name
+        issues.append(f"{where}.wheel.name: {name!r} is not a plain file name")
+    elif not _SHA256.fullmatch(sha256):
+        issues.append(f"{where}.wheel.hashes.sha256: {sha256!r} is not 64 hex digits")
     return LockedFile(
         filename=str(name), sha256=str(sha256), size=size if isinstance(size, int) else None
     )
+
+
+def _plain_file_name(name: str) -> bool:
+    """A name that stays in the directory it is joined to (on POSIX and Windows)."""
+    unsafe = any(c in name for c in "/\\\0") or re.match(r"[A-Za-z]:", name)
+    return name not in ("", ".", "..") and not unsafe
 
 
 def _embedded_profile(table: Mapping[str, Any], issues: list[str]) -> Profile | None:
@@ -696,6 +745,7 @@ def sync(
     pip_args: Sequence[str],
     wheelhouse: str | None,
     progress: Progress,
+    on_miss: OnMiss | None = None,
 ) -> SyncResult:
     """Make ``env`` hold exactly what ``lock`` installs there (pip itself stays).
 
@@ -714,11 +764,12 @@ def sync(
                              wheelhouse=wheelhouse, scratch=scratch, progress=progress)  # fmt: skip
         same = [d for d in dists if _installed_exactly(installed.get(d.name), d, wheels[d.name])]
         todo = [d for d in dists if d not in same]
-        if todo:
+        if todo or extra:
             install_prepared(env, _prepared(lock, todo, wheels), installer=installer, cache=cache,
-                             pip_args=pip_args, progress=progress, reinstall=True)  # fmt: skip
-    if extra:
-        _uninstall(env, extra)
+                             pip_args=pip_args, progress=progress, reinstall=True,
+                             on_miss=on_miss, uninstall=extra)  # fmt: skip
+        elif on_miss is not None:
+            configure_on_miss(env, on_miss)
     return SyncResult(
         installed=tuple(f"{d.name}=={d.lean_version}" for d in todo),
         removed=tuple(f"{name}=={installed[name].version}" for name in extra),
@@ -761,14 +812,6 @@ def _prepared(
         plan=lock.plan(dists),
         wheels={d.name: wheels[d.name] for d in dists},
     )
-
-
-def _uninstall(env: Environment, names: Sequence[str]) -> None:
-    command = [env.executable, "-m", "pip", "uninstall", "-y", "-q",
-               "--disable-pip-version-check", *names]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, env=_plain_environ())
-    if done.returncode != 0:
-        raise PipError(command, done.returncode, done.stderr + done.stdout)
 
 
 # -- the wheelhouse ----------------------------------------------------------------------
@@ -842,7 +885,7 @@ the policy, each package's plan and the sha256 of its lean wheel (see docs/lock.
 
 SYNC_USAGE = """\
 usage: lean-install sync LOCK [--python PY] [--wheelhouse URL|DIR] [--installer auto|pip|uv]
-                         [-q] [pip options]
+                         [--on-miss error|restore|log] [-q] [pip options]
 
 Make the environment of PY hold exactly what LOCK installs there: build the lean
 wheels from the originals (hash-checked) or take them from a wheelhouse, check each
@@ -911,12 +954,16 @@ def cmd_sync(argv: Sequence[str]) -> int:
     p.add_argument("--python")
     p.add_argument("--wheelhouse")
     p.add_argument("--installer", choices=["auto", "pip", "uv"], default="auto")
+    p.add_argument("--on-miss", choices=ON_MISS_MODES)
     args, pip_args = p.parse_known_args(list(argv))
     lock = read_lock(Path(args.lock))
     env = Environment.inspect(args.python)
     with make_progress(args.quiet) as progress:
+        if recover(env, Cache.default(), progress):
+            env = Environment.inspect(args.python)
         result = sync(env, lock, installer=choose_installer(args.installer), cache=Cache.default(),
-                      pip_args=pip_args, wheelhouse=args.wheelhouse, progress=progress)  # fmt: skip
+                      pip_args=pip_args, wheelhouse=args.wheelhouse, progress=progress,
+                      on_miss=args.on_miss)  # fmt: skip
     _say(f"synced {env.prefix} to {args.lock}: installed {len(result.installed)}, removed "
          f"{len(result.removed)}, unchanged {len(result.unchanged)}")  # fmt: skip
     clean, output = pip_check(env)

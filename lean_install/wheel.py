@@ -291,10 +291,10 @@ class OriginalWheel:
     def _verify(self, name: str) -> str | None:
         member = self.members[name]
         field, size = self.record.get(name, ("", None))
-        if not field:
-            return None if name.rpartition("/")[2] in _UNSIGNED_FILES else f"{name} has no hash"
+        if not field and name.rpartition("/")[2] not in _UNSIGNED_FILES:
+            return f"{name} has no hash"
         algorithm, _, expected = field.partition("=")
-        digest = hashlib.new(algorithm)
+        digest = hashlib.new(algorithm or "sha256")  # RECORD itself: its size and CRC only
         crc = length = 0
         try:
             for block in self._inflated(member):
@@ -307,7 +307,7 @@ class OriginalWheel:
             return f"{name}: holds {length} bytes, its headers and RECORD say {size or member.size}"
         if crc != member.crc:
             return f"{name}: CRC-32 does not match the zip header"
-        if _b64(digest.digest()) != expected:
+        if field and _b64(digest.digest()) != expected:
             return f"{name}: content does not match its RECORD hash {field}"
         return None
 
@@ -394,6 +394,9 @@ def _size_issues(infos: list[zipfile.ZipInfo]) -> list[str]:
             )
         if info.flag_bits & 0x1:
             issues.append(f"{info.filename} is encrypted")
+        elif info.flag_bits & 0x60:  # zipfile refuses to read these (NotImplementedError)
+            issues.append(f"{info.filename} is strongly encrypted or patched data (flag bits "
+                          f"{info.flag_bits:#06x})")  # fmt: skip
     return issues
 
 
@@ -420,14 +423,14 @@ def _locate_members(
     members: dict[str, Member] = {}
     spans: list[tuple[int, int, str]] = []
     for info in infos:
-        data_offset = _data_offset(fd, info, issues)
+        data_offset = _data_offset(fd, info, archive_size, issues)
         if data_offset is None:
             continue
         end = data_offset + info.compress_size
         if end > archive_size:
             issues.append(f"{info.filename}: data runs past the end of the archive (truncated?)")
         spans.append((info.header_offset, end, info.filename))
-        if not info.is_dir():
+        if not info.filename.endswith("/"):  # is_dir() raises IndexError on an empty name
             members.setdefault(info.filename, _member(info, data_offset))
     spans.sort()
     for (_, end, first), (start, _, second) in zip(spans, spans[1:], strict=False):
@@ -436,8 +439,12 @@ def _locate_members(
     return members
 
 
-def _data_offset(fd: int, info: zipfile.ZipInfo, issues: list[str]) -> int | None:
-    header = os.pread(fd, _LOCAL_HEADER.size + 512, info.header_offset)  # the name too, mostly
+def _data_offset(
+    fd: int, info: zipfile.ZipInfo, archive_size: int, issues: list[str]
+) -> int | None:
+    header = b""  # a lying central directory can point before the file or past 2**63
+    if 0 <= info.header_offset < archive_size:
+        header = os.pread(fd, _LOCAL_HEADER.size + 512, info.header_offset)  # the name, mostly
     if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         issues.append(f"{info.filename}: no local header where the central directory points")
         return None
@@ -560,7 +567,7 @@ def _record_row_problem(row: list[str], record: dict[str, tuple[str, int | None]
         return f"{path}: hash {field!r} is not one of {', '.join(sorted(HASH_ALGORITHMS))}"
     if not field and path.rpartition("/")[2] not in _UNSIGNED_FILES:
         return f"{path} has no hash"
-    if size and not size.isdigit():
+    if size and not (size.isascii() and size.isdigit()):  # int() refuses '²', a digit
         return f"{path}: size {size!r} is not a number"
     return None
 
