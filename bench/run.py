@@ -173,7 +173,8 @@ def install_command(
     if kind == "lean":
         assert profile is not None
         return [sys.executable, "-m", "lean_install", "install", "--python", str(python),
-                "--profile", str(profile), "-q", "--installer", installer, *reqs]  # fmt: skip
+                "--profile", str(profile), "--prune", "-q", "--installer", installer,
+                *reqs]  # fmt: skip
     if installer == "pip":
         return [str(python), "-m", "pip", "install", "-q", *reqs]
     return [uv_binary(), "pip", "install", "--python", str(python), "--compile-bytecode",

@@ -152,6 +152,7 @@ def _lean_options() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.add_argument("--installer", choices=["auto", "pip", "uv"], default="auto")
     p.add_argument("--on-miss", choices=ON_MISS_MODES, help="what a touched stub does")
+    p.add_argument("--prune", action="store_true", help="uninstall what was there, unused")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.add_argument("--lean", action="store_true", help=argparse.SUPPRESS)  # from the shell hook
     p.add_argument("-w", "--wheel-dir", help=argparse.SUPPRESS)
@@ -161,7 +162,8 @@ def _lean_options() -> argparse.ArgumentParser:
 INSTALL_USAGE = """\
 usage: lean-install install [--python PY] [--profile PROFILE ...] [--policy profile|safe]
                             [--dry-run] [--json] [--installer auto|pip|uv] [-q]
-                            [--on-miss error|restore|log] REQUIREMENT... [pip options]
+                            [--on-miss error|restore|log] [--prune]
+                            REQUIREMENT... [pip options]
 
 Resolve with the target's pip, plan from the profile, fetch and strip only what is
 kept, install with --no-deps, then run pip check. pip options (-r, -c, --index-url,
@@ -172,7 +174,11 @@ is one (see: lean-install profile list), else the safe policy.
 --on-miss says what a program does when it imports a module the lean install removed:
 error (the default) raises ImportError; restore brings the module back from the
 original wheel and goes on; log restores and prints a line. Every miss is logged
-(see: lean-install misses)."""
+(see: lean-install misses).
+
+--prune also uninstalls the distributions that were in the environment before, that the
+profile never used and that nothing left there requires (pip is kept): setuptools, as
+python -m venv seeds it. pip install NAME==VERSION brings one back."""
 
 
 def _pipeline(args: argparse.Namespace, pip_args: list[str], *, build: bool) -> Any:
@@ -190,7 +196,7 @@ def _pipeline(args: argparse.Namespace, pip_args: list[str], *, build: bool) -> 
     with progress:
         prepared = prepare(env, pip_args, profile=profile, profile_label=label, policy=policy,
                            cache=cache, progress=progress, build=build)  # fmt: skip
-    return env, cache, prepared, progress
+    return env, cache, prepared, progress, profile
 
 
 def _bundled_for(pip_args: Sequence[str]) -> list[str]:
@@ -251,7 +257,9 @@ def cmd_install(argv: Sequence[str]) -> int:
         print(INSTALL_USAGE)
         return 0
     args, pip_args = _lean_options().parse_known_args(list(argv))
-    env, cache, prepared, progress = _pipeline(args, pip_args, build=not args.dry_run)
+    if args.prune and not args.profile and args.policy == "safe":
+        raise UsageError("--prune needs a profile: it removes what the profile never used")
+    env, cache, prepared, progress, profile = _pipeline(args, pip_args, build=not args.dry_run)
     if args.json:
         _print_json({"dry-run": args.dry_run, "plan": prepared.plan.to_dict()})
     else:
@@ -262,6 +270,10 @@ def cmd_install(argv: Sequence[str]) -> int:
     with progress:
         install_prepared(env, prepared, installer=installer, cache=cache, pip_args=pip_args,
                          progress=progress, on_miss=args.on_miss)  # fmt: skip
+    if args.prune and profile is None:
+        _say("--prune skipped: without a profile, nothing says what is unused")
+    elif args.prune and profile is not None:
+        _prune(env, prepared, profile)
     clean, output = pip_check(env)
     if not clean:
         _say(f"pip check reports problems after the lean install:\n{output}")
@@ -270,13 +282,23 @@ def cmd_install(argv: Sequence[str]) -> int:
     return 0
 
 
+def _prune(env: Any, prepared: Any, profile: Profile) -> None:
+    from lean_install.prune import prunable, prune
+
+    installed = {d.name for d in prepared.resolution.distributions}
+    markers = prepared.resolution.marker_environment
+    pruned = prune(env, prunable(env, installed, profile, markers))
+    if pruned:
+        _say(f"pruned {', '.join(pruned)}, which the profile never used (pip install: to undo)")
+
+
 def cmd_wheel(argv: Sequence[str]) -> int:
     import shutil
 
     args, pip_args = _lean_options().parse_known_args(list(argv))
     if not args.wheel_dir:
         raise UsageError("wheel: give -w DIR, the directory to write the wheels into")
-    _, _, prepared, _ = _pipeline(args, pip_args, build=True)
+    _, _, prepared, _, _ = _pipeline(args, pip_args, build=True)
     out = Path(args.wheel_dir)
     out.mkdir(parents=True, exist_ok=True)
     for wheel in prepared.wheels.values():

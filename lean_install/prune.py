@@ -1,0 +1,87 @@
+"""Prune: remove what was in the environment before, that the profile never used and that
+nothing left there needs.
+
+``python -m venv`` seeds setuptools (Python 3.11 and older) next to pip; a workload that
+never imports it carries 8 MB it does not use. ``install --prune`` uninstalls such
+distributions with the target's pip: a distribution the lean install did not just put
+there, that the profile never used, that no remaining distribution requires (markers
+evaluated for the target), and that is not an installer (pip, uv). What was pruned is
+recorded in ``state.json``; ``pip install NAME==VERSION`` brings one back.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import subprocess
+from collections.abc import Collection, Iterable, Mapping
+
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from lean_install.environment import Environment, InstalledDistribution
+from lean_install.errors import PipError
+from lean_install.install import record_pruned
+from lean_install.profile import Profile
+
+__all__ = ["INSTALLERS", "prunable", "prune"]
+
+INSTALLERS = frozenset({"pip", "uv"})
+"""Never pruned: the environment stays one that pip (or uv) can manage."""
+
+
+def prunable(
+    env: Environment,
+    installed_now: Collection[str],
+    profile: Profile,
+    markers: Mapping[str, str],
+) -> list[InstalledDistribution]:
+    """The distributions of ``env`` that ``prune`` would remove, by name."""
+    dists = {d.name: d for d in env.distributions()}
+    keep = {n for n in dists if n in INSTALLERS or n in installed_now}
+    keep |= {n for n in dists if any(u.used for u in profile.find(n))}
+    requires = {name: _requirements(dist, markers) for name, dist in dists.items()}
+    todo = list(keep)
+    while todo:
+        for needed in requires.get(todo.pop(), ()):
+            if needed in dists and needed not in keep:
+                keep.add(needed)
+                todo.append(needed)
+    return [dist for name, dist in sorted(dists.items()) if name not in keep]
+
+
+def prune(env: Environment, dists: Iterable[InstalledDistribution]) -> list[str]:
+    """Uninstall ``dists`` with the target's pip and record them; return ``name==version``."""
+    dists = list(dists)
+    if not dists:
+        return []
+    names = [d.name for d in dists]
+    command = [env.executable, "-m", "pip", "uninstall", "-y", "-q", *names]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PipError(command, done.returncode, done.stderr + done.stdout)
+    record_pruned(env, {d.name: d.version for d in dists})
+    return [f"{d.name}=={d.version}" for d in dists]
+
+
+def _requirements(dist: InstalledDistribution, markers: Mapping[str, str]) -> set[NormalizedName]:
+    """What ``dist`` requires in this environment (extras not counted)."""
+    try:
+        text = (dist.root / dist.dist_info / "METADATA").read_text(
+            encoding="utf-8", errors="replace"
+        )
+    except OSError:
+        return set()
+    needed = set()
+    for line in email.parser.HeaderParser().parsestr(text).get_all("Requires-Dist") or []:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue  # pip installed it with this metadata: not ours to judge
+        try:
+            applies = req.marker is None or req.marker.evaluate({**markers, "extra": ""})
+        except (UndefinedComparison, UndefinedEnvironmentName):
+            applies = True  # cannot tell: count it as needed
+        if applies:
+            needed.add(canonicalize_name(req.name))
+    return needed
