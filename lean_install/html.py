@@ -34,6 +34,7 @@ from lean_install.report import (
     Report,
     categorize,
 )
+from lean_install.reserve import is_stub_file
 from lean_install.strip import MANIFEST_NAME
 
 __all__ = [
@@ -175,13 +176,15 @@ class Removal:
     profile: str
 
 
-def _removal(manifest: Mapping[str, Any]) -> Removal | None:
-    """The removal a manifest records; None if it is not a manifest this module reads."""
+def _removal(manifest: Mapping[str, Any], root: Path) -> Removal | None:
+    """The removal a manifest records, less what the reserve has restored under ``root``
+    since; None if it is not a manifest this module reads."""
     removed = manifest.get("removed")
     if not isinstance(removed, dict) or not all(
         isinstance(p, str) and isinstance(s, int) for p, s in removed.items()
     ):
         return None
+    removed = {p: s for p, s in removed.items() if not _restored(root / p)}
     categories: dict[Category, int] = {}
     for path, size in removed.items():
         first = path.split("/", 1)[0]
@@ -195,6 +198,10 @@ def _removal(manifest: Mapping[str, Any]) -> Removal | None:
         categories={c: categories[c] for c in CATEGORIES if c in categories},
         profile=str(profile.get("label", "")) if isinstance(profile, dict) else "",
     )
+
+
+def _restored(path: Path) -> bool:
+    return path.is_file() and not is_stub_file(str(path))
 
 
 def _dist_infos(roots: Sequence[str]) -> Iterator[tuple[str, Path]]:
@@ -228,7 +235,7 @@ def read_removals(report: Report) -> dict[str, Removal]:
             manifest = json.loads((dist_info / MANIFEST_NAME).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        removal = _removal(manifest) if isinstance(manifest, dict) else None
+        removal = _removal(manifest, dist_info.parent) if isinstance(manifest, dict) else None
         if removal is not None:
             out[name] = removal
     return out

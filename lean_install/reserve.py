@@ -58,6 +58,7 @@ __all__ = [
     "runtime_digest",
     "restore_region",
     "read_misses",
+    "is_stub_file",
     "shared_object_needs",
 ]
 
@@ -225,7 +226,7 @@ def restore_region(
     process) is left as it is and nothing is written.
     """
     with _lock(os.path.join(sys.prefix, STATE_DIRECTORY)):
-        if not _is_stub(os.path.join(root, stub)):
+        if not is_stub_file(os.path.join(root, stub)):
             return [], "another process"
         with _reserve(manifest, state) as (archive, source, verify):
             files = _collect(archive, manifest, stub, verify)
@@ -390,7 +391,8 @@ def _http() -> ModuleType:
 # -- writing -------------------------------------------------------------------------------
 
 
-def _is_stub(path: str) -> bool:
+def is_stub_file(path: str) -> bool:
+    """Whether the file at ``path`` is a lean-install stub (False if it cannot be read)."""
     try:
         with open(path, "rb") as file:
             return file.read(len(STUB_MARKER)) == STUB_MARKER.encode()

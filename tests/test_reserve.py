@@ -332,3 +332,16 @@ def _serve(directory: Path) -> Iterator[Served]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+def test_report_counts_restored_files_as_there_again(world: World, venv: Path) -> None:
+    from lean_install.environment import Environment
+    from lean_install.html import read_removals
+    from lean_install.report import build_report
+
+    world.install(venv, "--on-miss", "restore")
+    before = read_removals(build_report(Environment.inspect(str(venv)), None))["shop"]
+    assert run(venv, "import shop.extra").returncode == 0
+    after = read_removals(build_report(Environment.inspect(str(venv)), None))["shop"]
+    assert after.files == before.files - 2
+    assert after.bytes == before.bytes - len("from shop.extra import heavy\n") - len("VALUE = 7\n")
