@@ -89,6 +89,7 @@ else:  # pragma: no cover
 
 __all__ = [
     "LOCK_FORMAT",
+    "MAX_LOCK_BYTES",
     "LockedFile",
     "LockedDistribution",
     "LeanLock",
@@ -130,6 +131,8 @@ _WHEELHOUSE_HEADER = (
     "# any installer installs the lean environment from it: pip install -r URL/pylock.toml\n"
 )
 _T = TypeVar("_T")
+MAX_LOCK_BYTES = 64 * 1024 * 1024
+"""Locks larger than this are refused unread: the limit on profiles, which a lock embeds."""
 _MAX_DEPTH = 64
 """Tables and arrays nested deeper are refused (lean-install's own locks nest 8 deep)."""
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -388,7 +391,11 @@ def read_lock(path: Path) -> LeanLock:
 
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as file:
+            raw = file.read(MAX_LOCK_BYTES + 1)
+        if len(raw) > MAX_LOCK_BYTES:
+            raise LockError(str(path), [f"larger than {MAX_LOCK_BYTES} bytes: not a lock"])
+        data = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise LockError(str(path), [exc.strerror or str(exc)]) from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

@@ -72,6 +72,7 @@ STATE_DIRECTORY = "lean-install"
 MISSES_LOG = "misses.jsonl"
 STUB_MARKER = "# lean-install stub"
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyi", ".so", ".pyd")
+_TEMPORARY_PREFIX = ".lean-install-"
 
 
 @functools.cache
@@ -422,6 +423,9 @@ def _write_restored(
 ) -> None:
     """RECORD first (a RECORD naming a file not yet there is harmless), then the files, the
     stub last: killed half-way, the stub is still there and the next miss starts over."""
+    touched = (*files, stub, f"{dist_info}/RECORD")
+    for directory in {os.path.dirname(os.path.join(root, p)) for p in touched}:
+        _sweep(directory)
     _update_record(os.path.join(root, dist_info, "RECORD"), files, drop=stub)
     for path in sorted(files, key=lambda p: p == stub):
         data, mode = files[path]
@@ -432,6 +436,20 @@ def _write_restored(
         except FileNotFoundError:
             pass
     _remove_bytecode(os.path.join(root, stub))
+
+
+def _sweep(directory: str) -> None:
+    """Remove what a restore killed while writing left in ``directory`` (we hold the lock)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(_TEMPORARY_PREFIX) and name.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
 
 
 def _update_record(record: str, files: Mapping[str, tuple[bytes, int]], *, drop: str) -> None:
@@ -450,7 +468,7 @@ def _update_record(record: str, files: Mapping[str, tuple[bytes, int]], *, drop:
 def _write_file(path: str, data: bytes, mode: int) -> None:
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lean-install-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=_TEMPORARY_PREFIX, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)

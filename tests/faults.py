@@ -41,6 +41,7 @@ __all__ = [
     "install_hook",
     "write_hook_module",
     "run_with_fault",
+    "run_program_with_fault",
     "count_operations",
     "read_log",
 ]
@@ -211,6 +212,20 @@ def run_with_fault(
     happened. With ``at`` None the run is only counted. ``log`` collects one line per
     operation (see ``read_log``). The target venv must have the hook (``install_hook``).
     """
+    command = [sys.executable, "-c", _LAUNCH, *argv]
+    return run_program_with_fault(command, at, env, roots, log=log, timeout=timeout)
+
+
+def run_program_with_fault(
+    command: Sequence[str],
+    at: int | None,
+    env: Mapping[str, str],
+    roots: Sequence[Path],
+    *,
+    log: Path | None = None,
+    timeout: float = 300,
+) -> tuple[int, int]:
+    """As ``run_with_fault``, for any command: Python processes of a hooked venv count."""
     with tempfile.TemporaryDirectory(prefix="lean-faults-") as scratch:
         hook_dir = Path(scratch) / "hook"
         write_hook_module(hook_dir)
@@ -225,7 +240,7 @@ def run_with_fault(
             environ["FAULT_AT"] = str(at)
         if log is not None:
             environ["FAULT_LOG"] = str(log)
-        returncode = _run_in_own_group([sys.executable, "-c", _LAUNCH, *argv], environ, timeout)
+        returncode = _run_in_own_group(command, environ, timeout)
         try:
             count = counter.stat().st_size
         except FileNotFoundError:

@@ -41,7 +41,7 @@ from packaging.utils import NormalizedName
 
 from lean_install import cli
 from lean_install.errors import LeanInstallError, LockError, WheelError
-from lean_install.lockfile import LeanLock, lock_digest, read_lock
+from lean_install.lockfile import MAX_LOCK_BYTES, LeanLock, lock_digest, read_lock
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.wheel import OriginalWheel
 
@@ -985,3 +985,11 @@ def test_record_whose_size_lies_is_refused_by_verify_members(
         wheel.verify_members(wheel.members)
     assert caught.value.issues == (f"{INFO}/RECORD: holds {size} bytes, its headers and RECORD "
                                    f"say {size + 1}",)  # fmt: skip
+
+
+def test_a_huge_lock_is_refused_unread(tmp_path: Path) -> None:
+    huge = tmp_path / "pylock.toml"
+    with huge.open("wb") as file:
+        file.truncate(MAX_LOCK_BYTES + 1)  # sparse: 64 MiB of NULs, not TOML either
+    with pytest.raises(LockError, match="larger than"):
+        read_lock(huge)

@@ -11,6 +11,7 @@ distribution. Each test gets its own venv, lean-installed from the same cache.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.server
 import io
 import json
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import build_wheel, create_venv, site_packages
+from faults import HOOK_MODULE, install_hook, run_program_with_fault
 from test_reserve_http import Handler, Served
 
 from lean_install.cli import main
@@ -345,3 +347,40 @@ def test_report_counts_restored_files_as_there_again(world: World, venv: Path) -
     after = read_removals(build_report(Environment.inspect(str(venv)), None))["shop"]
     assert after.files == before.files - 2
     assert after.bytes == before.bytes - len("from shop.extra import heavy\n") - len("VALUE = 7\n")
+
+
+# -- killed while restoring --------------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` but bytecode and the fault hook."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and "__pycache__" not in relative and HOOK_MODULE not in relative:
+            out[relative] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_a_restore_killed_at_any_point_is_finished_by_the_next_import(
+    world: World, venv: Path, tmp_path: Path
+) -> None:
+    """SIGKILL at every mutating file operation of a restore: the next import finishes it,
+    and the files are those of a restore never interrupted."""
+    world.install(venv, "--on-miss", "restore")
+    prefix, packages = venv.parent.parent, site_packages(venv)
+    install_hook(packages)
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(prefix, snapshot, symlinks=True)
+    command, roots = [str(venv), "-c", "import shop.extra"], [packages, prefix / "lean-install"]
+    code, total = run_program_with_fault(command, None, dict(os.environ), roots)
+    assert code == 0 and total >= 8, (code, total)
+    reference = _tree(packages)
+    for at in range(1, total + 1):
+        shutil.rmtree(prefix)
+        shutil.copytree(snapshot, prefix, symlinks=True)
+        code, _ = run_program_with_fault(command, at, dict(os.environ), roots)
+        assert code == -9, at
+        done = run(venv, "import shop.extra; print(shop.extra.heavy.VALUE)")
+        assert done.stdout == "7\n", (at, done.stderr[-2000:])
+        assert _tree(packages) == reference, at
