@@ -4,16 +4,19 @@ nothing left there needs.
 ``python -m venv`` seeds setuptools (Python 3.11 and older) next to pip; a workload that
 never imports it carries 8 MB it does not use. ``install --prune`` uninstalls such
 distributions with the target's pip: a distribution the lean install did not just put
-there, that the profile never used, that no remaining distribution requires (markers
-evaluated for the target), and that is not an installer (pip, uv). What was pruned is
+there, that the profile never used (beyond a ``.pth`` startup hook of its own), that no
+remaining distribution requires (markers evaluated for the target), and that is not an
+installer (pip, uv). What was pruned is
 recorded in ``state.json``; ``pip install NAME==VERSION`` brings one back.
 """
 
 from __future__ import annotations
 
 import email.parser
+import re
 import subprocess
 from collections.abc import Collection, Iterable, Mapping
+from pathlib import Path
 
 from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -39,7 +42,7 @@ def prunable(
     """The distributions of ``env`` that ``prune`` would remove, by name."""
     dists = {d.name: d for d in env.distributions()}
     keep = {n for n in dists if n in INSTALLERS or n in installed_now}
-    keep |= {n for n in dists if any(u.used for u in profile.find(n))}
+    keep |= {n for n in dists if _used(dists[n], profile)}
     requires = {name: _requirements(dist, markers) for name, dist in dists.items()}
     todo = list(keep)
     while todo:
@@ -48,6 +51,41 @@ def prunable(
                 keep.add(needed)
                 todo.append(needed)
     return [dist for name, dist in sorted(dists.items()) if name not in keep]
+
+
+def _used(dist: InstalledDistribution, profile: Profile) -> bool:
+    """Whether the profile used ``dist`` beyond its own startup hook.
+
+    A ``.pth`` file runs at every interpreter start, so a trace sees it and the modules it
+    imports loaded whatever the workload does: setuptools' ``distutils-precedence.pth``
+    imports ``_distutils_hack``. A workload that went through the hook (``import
+    distutils`` under the shim) also loaded ``setuptools/_distutils``, which counts.
+    """
+    files = {f for u in profile.find(dist.name) if u.version == dist.version for f in u.files}
+    others = any(u.used for u in profile.find(dist.name) if u.version != dist.version)
+    if others or not files:
+        return others
+    hooks = [f for f in dist.files if f.endswith(".pth") and "/" not in f]
+    started = {m.split(".")[0] for f in hooks for m in _pth_imports(dist.absolute(f))}
+    return any(f not in hooks and f.split("/")[0].removesuffix(".py") not in started for f in files)
+
+
+def _pth_imports(path: Path) -> set[str]:
+    """The modules the ``import`` lines of a ``.pth`` file import."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return set()
+    found = set()
+    for line in lines:
+        if line.startswith(("import ", "import\t")):
+            found |= set(_DYNAMIC_IMPORT.findall(line))
+            found |= {m for part in line.split(";") for m in _STATIC_IMPORT.findall(part.strip())}
+    return found
+
+
+_DYNAMIC_IMPORT = re.compile(r"""__import__\(\s*['"]([\w.]+)['"]""")
+_STATIC_IMPORT = re.compile(r"^import\s+([\w.]+)")
 
 
 def prune(env: Environment, dists: Iterable[InstalledDistribution]) -> list[str]:

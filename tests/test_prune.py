@@ -1,6 +1,7 @@
 """``install --prune``: what was in the venv before, unused by the profile and required by
 nothing left, is uninstalled; pip, what the install put there, what the profile used and
-what any of those require stay."""
+what any of those require stay. Use through a distribution's own ``.pth`` startup hook
+alone (setuptools' ``_distutils_hack``, seen by every trace) is not use."""
 
 from __future__ import annotations
 
@@ -39,10 +40,20 @@ def test_prune_removes_unused_preinstalled_distributions(
         venv, "--no-index", "--find-links", str(wheels), "oldtool", "oldlib", "handy", "handylib"
     )
     assert "setuptools" in _names(venv)  # python -m venv seeds it on 3.11
+    build_wheel(wheels, "hooked", "1.0", {
+        "hooked.pth": "import _hooked_hack; _hooked_hack.run()\n",
+        "_hooked_hack/__init__.py": "def run():\n    pass\n",
+        "hooked/__init__.py": "",
+    })  # fmt: skip
+    pip_install(venv, "--no-index", "--find-links", str(wheels), "hooked")
     used = [
         DistributionUsage(name=n, version="1.0", files=(f"{n}/__init__.py",))  # type: ignore[arg-type]
-        for n in ("app", "shared", "handy")
+        for n in ("app", "shared", "handy", "hooked")
     ]
+    info = next(site_packages(venv).glob("setuptools-*.dist-info")).name
+    setuptools = info.removeprefix("setuptools-").removesuffix(".dist-info")
+    startup = ("distutils-precedence.pth", "_distutils_hack/__init__.py")  # as a trace sees it
+    used.append(DistributionUsage(name="setuptools", version=setuptools, files=startup))  # type: ignore[arg-type]
     profile = tmp_path / "p.toml"
     Profile(distributions=tuple(used)).dump(profile)
     err = io.StringIO()
@@ -52,7 +63,7 @@ def test_prune_removes_unused_preinstalled_distributions(
                      "--find-links", str(wheels)])  # fmt: skip
     assert code == 0, err.getvalue()
     names = _names(venv)
-    assert {"app", "shared", "pip", "handy", "handylib"} <= names
+    assert {"app", "shared", "pip", "handy", "handylib", "hooked"} <= names
     assert not names & {"oldtool", "oldlib", "setuptools"}
     assert not (site_packages(venv) / "setuptools").exists()
     assert "pruned oldlib==1.0, oldtool==1.0, setuptools==" in err.getvalue()
