@@ -15,7 +15,8 @@ non-module files next to it in ``a/b/``; for a stub distribution, all of it; and
 case the removed shared libraries those extension modules need (``DT_NEEDED``). The
 files come from the reserve: the original wheel in lean-install's cache, or else its URL,
 read with HTTP range requests where the server allows. Each file is checked against the
-hash the original RECORD gave it (a stub distribution's whole wheel against its sha256).
+hash the original RECORD gave it, RECORD being checked first against the hash the
+manifest recorded (a stub distribution's whole wheel against its sha256).
 RECORD is rewritten first and the stub replaced last, under a file lock, so a process
 killed half-way leaves a stub that the next miss restores again, and two processes that
 miss at once restore once.
@@ -252,7 +253,7 @@ def _collect(
     else:
         members = {i: p for p in manifest.get("removed", {}) if (i := _installed(p)) is not None}
         wanted = _region(manifest, stub)
-    hashes = manifest.get("removed-hashes", {}) if verify else {}
+    hashes = _original_hashes(archive, manifest) if verify else None
     files: dict[str, tuple[bytes, int]] = {}
     todo = sorted(wanted)
     while todo:
@@ -272,16 +273,31 @@ def _needed_members(data: bytes, members: Mapping[str, str], have: Mapping[str, 
     return [p for p in members if p.rpartition("/")[2] in names and p not in have]
 
 
+def _original_hashes(archive: zipfile.ZipFile, manifest: Mapping[str, Any]) -> dict[str, str]:
+    """The original RECORD's hashes, once RECORD itself has the hash the manifest recorded
+    when the original (checked against its sha256) was stripped."""
+    original = manifest.get("original") or {}
+    name, expected = original.get("record"), original.get("record-hash")
+    if not isinstance(name, str) or not isinstance(expected, str):
+        raise OSError("the manifest records no RECORD hash: what comes back cannot be checked")
+    data = archive.read(name)
+    if _record_hash(data) != expected:
+        raise OSError(f"{name} of the original wheel is not the one it was stripped from")
+    rows = csv.reader(io.StringIO(data.decode("utf-8")))
+    return {row[0]: row[1] for row in rows if len(row) >= 2 and row[1]}
+
+
 def _read_member(
-    archive: zipfile.ZipFile, name: str, hashes: Mapping[str, str]
+    archive: zipfile.ZipFile, name: str, hashes: Mapping[str, str] | None
 ) -> tuple[bytes, int]:
+    """A member's bytes and mode; checked against ``hashes`` unless None (a whole wheel
+    already checked against its sha256)."""
     _check_member_name(name)
     info = archive.getinfo(name)
     if (info.external_attr >> 16) & 0o170000 == 0o120000:
         raise OSError(f"{name} is a symbolic link in the original wheel")
     data = archive.read(info)
-    expected = hashes.get(name)
-    if expected is not None and expected != _record_hash(data):
+    if hashes is not None and hashes.get(name) != _record_hash(data):
         raise OSError(f"{name} does not match the hash the original RECORD gives it")
     executable = (info.external_attr >> 16) & 0o111
     return data, 0o755 if executable else 0o644

@@ -90,7 +90,7 @@ def build_stub_distribution(plan: DistributionPlan, out_dir: Path, *, summary: s
         (f"{dist_info}/METADATA", _stub_metadata(plan, summary or STUB_SUMMARY)),
         (f"{dist_info}/WHEEL", _stub_wheel_file()),
         *_runtime_files(dist_info),
-        (f"{dist_info}/{MANIFEST_NAME}", _manifest(plan, original=None, removed={}, hashes={})),
+        (f"{dist_info}/{MANIFEST_NAME}", _manifest(plan, original=None, removed={})),
     ]
     _write_atomically(target, lambda fd: _write_new(files, dist_info, fd))
     return target
@@ -244,9 +244,14 @@ def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> No
         rows = [_write_file(writer, wheel.record, name, content) for name, content in files]
         verified.result()
         removed = {path: wheel.members[path].size for path in plan.drop}
-        hashes = {path: wheel.record[path][0] for path in plan.drop if path in wheel.record}
-        original = (wheel.path.name, original_sha256.result())
-    manifest = _manifest(plan, original=original, removed=removed, hashes=hashes)
+        record = f"{wheel.dist_info}/RECORD"
+        original = {
+            "filename": wheel.path.name,
+            "sha256": original_sha256.result(),
+            "record": record,
+            "record-hash": record_hash(wheel.read(record)),
+        }
+    manifest = _manifest(plan, original=original, removed=removed)
     new_info = _lean_dist_info(wheel, plan)
     rows.append(_write_file(writer, {}, f"{new_info}/{MANIFEST_NAME}", manifest))
     writer.add_bytes(f"{new_info}/RECORD", _record(rows, f"{new_info}/RECORD"))
@@ -281,14 +286,10 @@ def _record(rows: Iterable[tuple[str, str, str]], record_path: str) -> bytes:
 
 
 def _manifest(
-    plan: DistributionPlan,
-    *,
-    original: tuple[str, str] | None,
-    removed: Mapping[str, int],
-    hashes: Mapping[str, str],
+    plan: DistributionPlan, *, original: Mapping[str, str] | None, removed: Mapping[str, int]
 ) -> bytes:
-    """``lean-install.json``: what was removed from which original, by which plan and profile,
-    and the RECORD hash of each removed file (the reserve checks what it restores)."""
+    """``lean-install.json``: what was removed from which original, by which plan and
+    profile. The original's RECORD hash lets the reserve check what it brings back."""
     data = {
         "lean-install": __version__,
         "name": plan.name,
@@ -297,9 +298,8 @@ def _manifest(
         "decision": plan.decision,
         "plan-digest": plan.digest(),
         "profile": {"label": plan.profile_label, "digest": plan.profile_digest},
-        "original": {"filename": original[0], "sha256": original[1]} if original else None,
+        "original": dict(original) if original else None,
         "removed": dict(sorted(removed.items())),
-        "removed-hashes": dict(sorted(hashes.items())),
         "stub-modules": list(plan.stub_modules),
     }
     return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()

@@ -20,12 +20,13 @@ import shutil
 import subprocess
 import sysconfig
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import build_wheel, create_venv, site_packages
+from conftest import build_wheel, create_venv, record_hash, site_packages
 from faults import HOOK_MODULE, install_hook, run_program_with_fault
 from test_reserve_http import Handler, Served
 
@@ -250,20 +251,31 @@ def test_restore_from_the_url_with_range_requests(
     assert 0 < fetched < wheel.stat().st_size // 4, (fetched, wheel.stat().st_size)
 
 
-def test_a_tampered_reserve_is_refused(world: World, venv: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("record_too", [False, True], ids=["member", "member-and-record"])
+def test_a_tampered_reserve_is_refused(
+    world: World, venv: Path, tmp_path: Path, record_too: bool
+) -> None:
     world.install(venv, "--on-miss", "restore")
     state = json.loads((venv.parent.parent / "lean-install/state.json").read_text())
-    cached = Path(state["cache"]).glob("originals/*/shop-*.whl")
-    original = next(cached)
+    original = next(Path(state["cache"]).glob("originals/*/shop-*.whl"))
     saved = tmp_path / "saved.whl"
     shutil.copyfile(original, saved)
+    evil = b"VALUE = 666\n"
+    changes = {"shop/extra/heavy.py": evil}
+    if record_too:  # RECORD agrees with the change: RECORD itself must be caught
+        record = _read_member(original, "shop-1.0.dist-info/RECORD").decode()
+        row = f"shop/extra/heavy.py,{record_hash(evil)},{len(evil)}"
+        lines = [row if line.startswith("shop/extra/heavy.py,") else line
+                 for line in record.splitlines()]  # fmt: skip
+        changes["shop-1.0.dist-info/RECORD"] = ("\n".join(lines) + "\n").encode()
     try:
-        _rewrite_member(original, "shop/extra/heavy.py", b"VALUE = 666\n")
+        _rewrite_members(original, changes)
         failed = run(venv, "import shop.extra")
     finally:
         shutil.copyfile(saved, original)
     assert "could not restore it" in failed.stderr
-    assert "does not match the hash" in failed.stderr
+    expected = "is not the one it was stripped from" if record_too else "does not match the hash"
+    assert expected in failed.stderr
     assert not (site_packages(venv) / "shop/extra/heavy.py").exists()
     assert misses(venv)[0]["outcome"].startswith("failed: ")  # type: ignore[union-attr]
 
@@ -294,14 +306,17 @@ def test_profile_update_from_misses_needs_no_restore_next_time(
     assert not (site_packages(fresh) / "shop/data/blob.bin").exists()  # still lean
 
 
-def _rewrite_member(wheel: Path, name: str, data: bytes) -> None:
-    """The wheel with one member's bytes replaced (its RECORD left as it was)."""
-    import zipfile
+def _read_member(wheel: Path, name: str) -> bytes:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(name)
 
+
+def _rewrite_members(wheel: Path, changes: dict[str, bytes]) -> None:
+    """The wheel with some members' bytes replaced."""
     tmp = wheel.with_suffix(".tmp")
     with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp, "w") as dst:
         for info in src.infolist():
-            dst.writestr(info, data if info.filename == name else src.read(info))
+            dst.writestr(info, changes.get(info.filename) or src.read(info))
     tmp.replace(wheel)
 
 

@@ -176,9 +176,13 @@ def test_manifest_records_what_was_removed_and_why(
         "decision": "strip",
         "plan-digest": plan.digest(),
         "profile": {"label": PROFILE, "digest": "0123abcd"},
-        "original": {"filename": original.name, "sha256": file_sha256(original)},
+        "original": {
+            "filename": original.name,
+            "sha256": file_sha256(original),
+            "record": "shop-1.0.dist-info/RECORD",
+            "record-hash": record_hash(_original_record(original)),
+        },
         "removed": {p: sizes[p] for p in sorted(plan.drop)},
-        "removed-hashes": {p: record_hash(_bytes(FILES[p])) for p in sorted(plan.drop)},
         "stub-modules": list(STUBS),
     }
 
@@ -380,5 +384,6 @@ def test_executable_bit_survives_and_nothing_else(tmp_path: Path) -> None:
     assert modes["tool/__init__.py"] == 0o100644
 
 
-def _bytes(data: str | bytes) -> bytes:
-    return data.encode() if isinstance(data, str) else data
+def _original_record(wheel: Path) -> bytes:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read("shop-1.0.dist-info/RECORD")
