@@ -249,6 +249,7 @@ def test_restore_from_the_url_with_range_requests(
     assert source.startswith(f"{served.base}/range/{wheel.name}"), source
     fetched = int(source.rpartition("(")[2].split()[0])
     assert 0 < fetched < wheel.stat().st_size // 4, (fetched, wheel.stat().st_size)
+    print(f"restored shop.extra from {source}: the wheel has {wheel.stat().st_size} bytes")
 
 
 @pytest.mark.parametrize("record_too", [False, True], ids=["member", "member-and-record"])
