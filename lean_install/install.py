@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -28,10 +29,18 @@ from lean_install.cache import Cache
 from lean_install.elf import is_shared_object_name
 from lean_install.environment import Environment
 from lean_install.errors import LeanInstallError, PipError, PlanError, UsageError
-from lean_install.plan import DistributionPlan, Plan, Policy, decide, plan_wheel
+from lean_install.plan import (
+    DistributionPlan,
+    Plan,
+    Policy,
+    decide,
+    plan_wheel,
+    top_level_modules,
+)
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.progress import Progress
 from lean_install.reserve import ON_MISS_MODES
+from lean_install.reserve_http import open_zip
 from lean_install.resolve import Resolution, ResolvedDistribution, fetch, index_options, resolve
 from lean_install.strip import build_stripped_wheel, build_stub_distribution
 from lean_install.wheel import OriginalWheel
@@ -123,6 +132,7 @@ def prepare(
     for name in _profile_only(profile, resolution, env):
         progress.warn(f"the profile used {name}, which the resolution does not hold")
     preliminary = decide(resolution, profile, policy, profile_label=profile_label)
+    preliminary = _name_stubs(preliminary, resolution, cache, progress)
     wanted = [d for d in resolution.distributions if preliminary[d.name].decision in _FETCHED]
     progress.step("fetching", len(wanted))
     originals = fetch(env, wanted, cache, pip_args)
@@ -150,6 +160,43 @@ def prepare(
 
 
 _FETCHED = ("keep", "strip")
+
+
+def _name_stubs(
+    plans: Mapping[NormalizedName, DistributionPlan],
+    resolution: Resolution,
+    cache: Cache,
+    progress: Progress,
+) -> dict[NormalizedName, DistributionPlan]:
+    """Stub distributions whose modules the profile never named take them from their
+    wheel's file list (PyYAML's stub stands for ``yaml``, not ``pyyaml``).
+
+    The list is the wheel's central directory: from the cache, or read at the wheel's
+    URL with HTTP range requests (a few KiB). A wheel that cannot be listed keeps the
+    guess (the name, ``-`` -> ``_``), with a warning.
+    """
+    out = dict(plans)
+    for dist in resolution.distributions:
+        plan = plans[dist.name]
+        guessed = plan.stub_modules == (dist.name.replace("-", "_"),)
+        if plan.decision != "stub" or not dist.is_wheel or not guessed:
+            continue
+        try:
+            modules = top_level_modules(_wheel_names(dist, cache))
+        except (OSError, zipfile.BadZipFile, ValueError) as exc:
+            progress.warn(f"{dist.name}: its wheel could not be listed ({exc}); its stub "
+                          f"stands for {', '.join(plan.stub_modules)}, a guess")  # fmt: skip
+            continue
+        if modules:
+            out[dist.name] = replace(plan, stub_modules=modules)
+    return out
+
+
+def _wheel_names(dist: ResolvedDistribution, cache: Cache) -> list[str]:
+    cached = cache.original(dist.sha256) if dist.sha256 else None
+    archive = zipfile.ZipFile(cached) if cached is not None else open_zip(dist.url)[0]
+    with archive:
+        return archive.namelist()
 
 
 def _profile_only(profile: Profile | None, resolution: Resolution, env: Environment) -> list[str]:

@@ -57,6 +57,7 @@ __all__ = [
     "entry_point_modules",
     "resolve_soname",
     "BUILD_TOOLS",
+    "top_level_modules",
 ]
 
 Decision = Literal["keep", "strip", "stub", "omit"]
@@ -843,7 +844,8 @@ def _probed_files(usages: Sequence[DistributionUsage]) -> bool:
 
 
 def _stub_names(dist: ResolvedDistribution, usages: Sequence[DistributionUsage]) -> tuple[str, ...]:
-    """Top-level modules to stub, from what the profile saw; else the name, ``-`` -> ``_``.
+    """Top-level modules to stub, from what the profile saw; else the name, ``-`` -> ``_``
+    (a guess that ``install.prepare`` replaces with ``top_level_modules`` of the wheel).
 
     A module whose parents the profile never saw is taken whole (``google.protobuf``
     when only ``google/protobuf/__init__.py`` was seen: ``google`` may be a namespace).
@@ -860,6 +862,38 @@ def _stub_names(dist: ResolvedDistribution, usages: Sequence[DistributionUsage])
         prefixes = (".".join(parts[:i]) for i in range(1, len(parts) + 1))
         names.add(next(p for p in prefixes if p in seen))
     return tuple(sorted(names)) or (dist.name.replace("-", "_"),)
+
+
+def top_level_modules(names: Iterable[str]) -> tuple[str, ...]:
+    """The modules a stub distribution stands for, from its wheel's member names.
+
+    Top-level modules and packages (``yaml`` for PyYAML, ``sklearn`` for scikit-learn);
+    for a namespace directory (no ``__init__.py``: ``google``), the packages inside it
+    (``google.protobuf``), so that a stub never takes a namespace shared with others.
+    ``.dist-info`` and ``.data`` are left out.
+    """
+    files = {name for name in names if not name.endswith("/")}
+    found: set[str] = set()
+    for name in files:
+        head = name.split("/", 1)[0]
+        if head.endswith((".dist-info", ".data")):
+            continue
+        found.add(_topmost_package(name, files))
+    return tuple(sorted(m for m in found if m and all(p.isidentifier() for p in m.split("."))))
+
+
+def _topmost_package(name: str, files: set[str]) -> str:
+    """The outermost regular package (or top-level module) that ``name`` belongs to."""
+    parts = name.split("/")
+    if len(parts) == 1:
+        return parts[0].split(".", 1)[0] if parts[0].endswith(_MODULE_FILES) else ""
+    for depth in range(1, len(parts)):
+        if "/".join(parts[:depth]) + "/__init__.py" in files:
+            return ".".join(parts[:depth])
+    return ""  # files of a namespace with no package inside: nothing to stand for
+
+
+_MODULE_FILES = (".py", ".so", ".pyd")
 
 
 def _needed_by(resolution: Resolution, *, user_extras: bool) -> dict[NormalizedName, set[str]]:

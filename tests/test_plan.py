@@ -297,3 +297,24 @@ def test_decide_then_plan_wheel_round_trips_as_a_plan() -> None:
     plan = Plan(policy="profile", profile_label="train.toml", distributions=(app,))
     assert Plan.from_dict(plan.to_dict()) == plan
     assert plan.bytes_saved == 5000
+
+
+def test_top_level_modules_from_a_wheel_listing() -> None:
+    from lean_install.plan import top_level_modules
+
+    names = [
+        "yaml/__init__.py",
+        "yaml/composer.py",
+        "_yaml/__init__.py",
+        "six.py",
+        "_cffi_backend.cpython-311-x86_64-linux-gnu.so",
+        "google/protobuf/__init__.py",  # google: a namespace shared with other distributions
+        "google/protobuf/message.py",
+        "google/_upb/_message.abi3.so",  # a namespace's module outside any package: no stub
+        "PyYAML-6.0.dist-info/METADATA",
+        "PyYAML-6.0.data/scripts/tool",
+        "README.txt",
+        "not-a-module/__init__.py",
+        "dir/",
+    ]
+    assert top_level_modules(names) == ("_cffi_backend", "_yaml", "google.protobuf", "six", "yaml")

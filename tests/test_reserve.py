@@ -93,7 +93,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         "shop/table.csv": "a\nb\nc\n",
         "shop/data/blob.bin": BLOB,
         **native,
-    }, requires=("helper",), tag="py3-none-linux_x86_64" if native else "py3-none-any")  # fmt: skip
+    }, requires=("helper", "Odd-Name"),
+       tag="py3-none-linux_x86_64" if native else "py3-none-any")  # fmt: skip
+    build_wheel(root / "wheels", "Odd-Name", "1.0", {  # its module is not its name
+        "oddmod/__init__.py": "VALUE = 3\n",
+        "nsx/inner/__init__.py": "VALUE = 4\n",  # nsx: a namespace, not stubbed itself
+    })  # fmt: skip
     build_wheel(root / "wheels", "helper", "1.0", {
         "helper/__init__.py": "from helper import part\nVALUE = part.X\n",
         "helper/part.py": "X = 5\n",
@@ -279,6 +284,19 @@ def test_a_tampered_reserve_is_refused(
     assert expected in failed.stderr
     assert not (site_packages(venv) / "shop/extra/heavy.py").exists()
     assert misses(venv)[0]["outcome"].startswith("failed: ")  # type: ignore[union-attr]
+
+
+def test_a_stub_distribution_stands_for_the_modules_its_wheel_holds(
+    world: World, venv: Path
+) -> None:
+    world.install(venv)
+    failed = run(venv, "import oddmod")
+    assert "lean-install removed module 'oddmod'" in failed.stderr  # not a bare "No module"
+    assert "lean-install removed module 'nsx.inner'" in run(venv, "import nsx.inner").stderr
+    assert not (site_packages(venv) / "nsx/__init__.py").exists()
+    assert cli("config", "--python", str(venv), "on-miss", "restore")[0] == 0
+    done = run(venv, "import oddmod, nsx.inner; print(oddmod.VALUE + nsx.inner.VALUE)")
+    assert done.stdout == "7\n", done.stderr
 
 
 # -- profile update --from-misses --------------------------------------------------------
