@@ -539,3 +539,37 @@ def test_rerun_of_a_killed_restore_succeeds_and_equals_a_clean_restore(
 ) -> None:
     failures = _failures(restore_runs, lambda t: _rerun_problems(t, restore_runs.reference))
     assert not failures, failures
+
+
+# -- sync --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sync_runs(
+    world: World, old_template: Template, tmp_path_factory: pytest.TempPathFactory
+) -> Runs:
+    """``sync`` of a lock of the lean install over app 0.9 (and the seeded setuptools,
+    which the lock does not hold: sync uninstalls it), killed at each point, run again."""
+    directory = tmp_path_factory.mktemp("lock")
+    lock = directory / "pylock.toml"
+    with cache_dir(directory / "cache"):
+        code, output = cli("lock", "-o", str(lock), "--profile", str(world.profile), "-q",
+                           "app", "--no-index", "--find-links", str(world.wheels))  # fmt: skip
+    assert code == 0, output
+
+    def argv(python: Path) -> list[str]:
+        return ["sync", str(lock), "--python", str(python), "--installer", "pip", "-q",
+                "--no-index", "--find-links", str(world.wheels)]  # fmt: skip
+
+    return _runs(argv, old_template.copy, tmp_path_factory.mktemp("sync"), look=False)
+
+
+def test_rerun_of_a_killed_sync_succeeds_and_equals_a_clean_sync(sync_runs: Runs) -> None:
+    after = sync_runs.reference.after
+    assert "app==1.0+lean." in after.freeze and "setuptools" not in after.freeze
+    assert len(sync_runs.trials) >= 8
+    assert all(t.returncode == -9 for t in sync_runs.trials)
+    print(f"sync: T={len(sync_runs.reference.operations)}, killed at "
+          f"{[t.at for t in sync_runs.trials]}")  # fmt: skip
+    failures = _failures(sync_runs, lambda t: _rerun_problems(t, sync_runs.reference))
+    assert not failures, failures
