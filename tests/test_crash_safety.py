@@ -455,6 +455,8 @@ def test_the_harness_counts_every_process_and_kills_at_the_point(install_runs: R
         assert (trial.returncode, trial.count) == (-9, trial.at), trial.name()
         same = install_runs.reference.operations[trial.at - 1]
         assert (trial.operation.program, trial.operation.event) == (same.program, same.event)
+    print(f"install: T={len(install_runs.reference.operations)}, killed at "
+          f"{[t.at for t in install_runs.trials]}")  # fmt: skip
     renames = [t for t in install_runs.trials if t.operation.event == "os.rename"]
     assert len(renames) >= 2
     assert all(t.prevented for t in renames)  # killed before the operation, not after
@@ -537,6 +539,8 @@ def test_clean_restore_puts_the_originals_back(restore_runs: Runs) -> None:
 def test_rerun_of_a_killed_restore_succeeds_and_equals_a_clean_restore(
     restore_runs: Runs,
 ) -> None:
+    print(f"restore: T={len(restore_runs.reference.operations)}, killed at "
+          f"{[t.at for t in restore_runs.trials]}")  # fmt: skip
     failures = _failures(restore_runs, lambda t: _rerun_problems(t, restore_runs.reference))
     assert not failures, failures
 
