@@ -257,8 +257,6 @@ def cmd_install(argv: Sequence[str]) -> int:
         print(INSTALL_USAGE)
         return 0
     args, pip_args = _lean_options().parse_known_args(list(argv))
-    if args.prune and not args.profile and args.policy == "safe":
-        raise UsageError("--prune needs a profile: it removes what the profile never used")
     env, cache, prepared, progress, profile = _pipeline(args, pip_args, build=not args.dry_run)
     if args.json:
         _print_json({"dry-run": args.dry_run, "plan": prepared.plan.to_dict()})
@@ -289,7 +287,7 @@ def _prune(env: Any, prepared: Any, profile: Profile) -> None:
     markers = prepared.resolution.marker_environment
     pruned = prune(env, prunable(env, installed, profile, markers))
     if pruned:
-        _say(f"pruned {', '.join(pruned)}, which the profile never used (pip install: to undo)")
+        _say(f"pruned {', '.join(pruned)}; the profile never used them")
 
 
 def cmd_wheel(argv: Sequence[str]) -> int:
