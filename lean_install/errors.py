@@ -23,6 +23,8 @@ __all__ = [
     "PipError",
     "PlanError",
     "UsageError",
+    "RestoreError",
+    "RecoveryError",
     "OutputError",
     "LockError",
     "LockEnvironmentError",
@@ -142,26 +144,33 @@ class PipError(LeanInstallError):
         super().__init__(f"{' '.join(self.command[:4])} ... failed (exit {returncode}):\n{tail}")
 
 
-class PlanError(LeanInstallError, ValueError):
+class _Explained(LeanInstallError):
+    """An error told in one sentence (``detail``), with what to do about it (``hint``)."""
+
+    def __init__(self, detail: str, hint: str | None = None) -> None:
+        self.detail = detail
+        self.hint = hint
+        super().__init__(detail)
+
+
+class PlanError(_Explained, ValueError):
     """A plan that cannot be made from what was given (a policy without its profile)."""
 
     exit_code = 2
 
-    def __init__(self, detail: str, hint: str | None = None) -> None:
-        self.detail = detail
-        self.hint = hint
-        super().__init__(detail)
 
-
-class UsageError(LeanInstallError):
+class UsageError(_Explained):
     """A command line that cannot be run as given."""
 
     exit_code = 2
 
-    def __init__(self, detail: str, hint: str | None = None) -> None:
-        self.detail = detail
-        self.hint = hint
-        super().__init__(detail)
+
+class RestoreError(_Explained):
+    """A distribution that lean-install did not install, or whose original is gone."""
+
+
+class RecoveryError(_Explained):
+    """An interrupted install that cannot be completed as it is."""
 
 
 class OutputError(LeanInstallError, OSError):

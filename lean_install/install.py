@@ -28,7 +28,13 @@ from lean_install import __version__
 from lean_install.cache import Cache
 from lean_install.elf import is_shared_object_name
 from lean_install.environment import Environment
-from lean_install.errors import LeanInstallError, PipError, PlanError, UsageError
+from lean_install.errors import (
+    PipError,
+    PlanError,
+    RecoveryError,
+    RestoreError,
+    UsageError,
+)
 from lean_install.plan import (
     DistributionPlan,
     Plan,
@@ -71,24 +77,6 @@ PLAN_FORMAT = 3
 """Bumped whenever plan_wheel's output changes for the same inputs: remembered plans of
 another format are not reused."""
 STATE_FILE = Path("lean-install") / "state.json"
-
-
-class RecoveryError(LeanInstallError):
-    """An interrupted install that cannot be completed as it is."""
-
-    def __init__(self, detail: str, hint: str | None = None) -> None:
-        self.detail = detail
-        self.hint = hint
-        super().__init__(detail)
-
-
-class RestoreError(LeanInstallError):
-    """A distribution that lean-install did not install, or whose original is gone."""
-
-    def __init__(self, detail: str, hint: str | None = None) -> None:
-        self.detail = detail
-        self.hint = hint
-        super().__init__(detail)
 
 
 @dataclass(frozen=True)

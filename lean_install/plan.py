@@ -36,7 +36,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from lean_install.errors import PlanError
-from lean_install.reserve import runtime_digest
+from lean_install.stubs import stub_digest
 
 if TYPE_CHECKING:
     from lean_install.profile import DistributionUsage, Profile
@@ -108,8 +108,8 @@ class DistributionPlan:
 
     def digest(self) -> str:
         """Short digest of everything that goes into the stripped wheel besides the original:
-        the plan, and the reserve runtime that comes with stubs."""
-        runtime = runtime_digest() if self.stub_modules else ""
+        the plan, and the stubs' template and runtime when it has stubs."""
+        runtime = stub_digest() if self.stub_modules else ""
         canon = json.dumps(
             [
                 self.name,

@@ -53,6 +53,7 @@ __all__ = [
     "ON_MISS_MODES",
     "RUNTIME_NAME",
     "HTTP_RUNTIME_NAME",
+    "RUNTIME_FILES",
     "STUB_MARKER",
     "MISSES_LOG",
     "missing",
@@ -68,6 +69,8 @@ RUNTIME_NAME = "lean_install_reserve.py"
 """The name of this file's copy in each lean distribution's ``.dist-info``."""
 HTTP_RUNTIME_NAME = "lean_install_reserve_http.py"
 """The name of ``reserve_http.py``'s copy there."""
+RUNTIME_FILES = {"reserve.py": RUNTIME_NAME, "reserve_http.py": HTTP_RUNTIME_NAME}
+"""The runtime's files in the ``lean_install`` package, and their names in a ``.dist-info``."""
 MANIFEST_NAME = "lean-install.json"
 STATE_DIRECTORY = "lean-install"
 MISSES_LOG = "misses.jsonl"
@@ -82,7 +85,7 @@ def runtime_digest() -> str:
     them, so a wheel with another runtime is another version."""
     here = os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
-    for name in ("reserve.py", "reserve_http.py"):
+    for name in RUNTIME_FILES:
         with open(os.path.join(here, name), "rb") as file:
             digest.update(file.read())
     return digest.hexdigest()[:12]

@@ -33,7 +33,7 @@ from lean_install import __version__
 from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import DistributionPlan
-from lean_install.reserve import HTTP_RUNTIME_NAME, RUNTIME_NAME
+from lean_install.reserve import RUNTIME_FILES
 from lean_install.stubs import module_stub, stub_path
 from lean_install.wheel import Member, OriginalWheel, record_hash
 
@@ -99,10 +99,8 @@ def build_stub_distribution(plan: DistributionPlan, out_dir: Path, *, summary: s
 def _runtime_files(dist_info: str) -> list[tuple[str, Content]]:
     """The reserve runtime, which every lean distribution with stubs carries."""
     here = Path(__file__).parent
-    return [
-        (f"{dist_info}/{RUNTIME_NAME}", (here / "reserve.py").read_bytes()),
-        (f"{dist_info}/{HTTP_RUNTIME_NAME}", (here / "reserve_http.py").read_bytes()),
-    ]
+    return [(f"{dist_info}/{name}", (here / source).read_bytes())
+            for source, name in RUNTIME_FILES.items()]  # fmt: skip
 
 
 def stripped_filename(wheel: OriginalWheel, plan: DistributionPlan) -> str:

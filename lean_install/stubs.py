@@ -13,9 +13,12 @@ stub raises the same error; it needs nothing else installed.
 
 from __future__ import annotations
 
-__all__ = ["STUB_MARKER", "module_stub", "stub_path", "is_stub_source"]
+__all__ = ["STUB_MARKER", "module_stub", "stub_digest", "stub_path", "is_stub_source"]
 
-from lean_install.reserve import RUNTIME_NAME, STUB_MARKER
+import functools
+import hashlib
+
+from lean_install.reserve import RUNTIME_NAME, STUB_MARKER, runtime_digest
 
 _TEMPLATE = '''{marker}: {module} was removed from {dist} {version} by a lean install.
 import sys as _sys
@@ -72,6 +75,13 @@ def module_stub(
         dist_info=dist_info,
         runtime=RUNTIME_NAME,
     )
+
+
+@functools.cache
+def stub_digest() -> str:
+    """A digest of what a stub is made of, this template and the runtime it loads: part of
+    every lean version that has stubs, so that a change to either makes a new version."""
+    return hashlib.sha256((_TEMPLATE + runtime_digest()).encode()).hexdigest()[:12]
 
 
 def stub_path(module: str, *, package: bool) -> str:
