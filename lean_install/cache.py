@@ -5,6 +5,8 @@ Layout under the root::
     originals/<sha256>/<filename>                       an original wheel (or sdist)
     stripped/<original sha256>-<plan digest>/<filename>  a stripped wheel
     stripped/<original sha256>-<plan digest>/SHA256SUMS  its hash (``sha256sum -c`` format)
+    plans/<key>.json                                     a plan, by a digest of its inputs
+    dynamic/<original sha256>.json                       its libraries' dynamic facts
     tmp/                                                 scratch space on the same filesystem
 
 Every write goes to a temporary file in the entry's own directory, is fsync-ed, and is
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lean_install.errors import HashMismatchError
+from lean_install.runtime import dynlib, layout
 
 __all__ = ["Cache", "file_sha256"]
 
@@ -56,14 +59,6 @@ def _check_component(value: str) -> str:
     if not _DIGEST.fullmatch(value):
         raise ValueError(f"not usable as a cache key: {value!r}")
     return value
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _copy_hashing(src: Path, dest: Path) -> str:
@@ -120,7 +115,7 @@ def _install_file(
         if expected is not None and actual != expected:
             raise HashMismatchError(str(src), expected, actual)
         tmp.replace(directory / name)
-        _fsync_directory(directory)
+        layout.fsync_directory(str(directory))
     except BaseException:
         if move and not src.exists():
             with contextlib.suppress(OSError):
@@ -133,17 +128,7 @@ def _install_file(
 
 
 def _write_text_atomically(path: Path, text: str) -> None:
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        Path(name).replace(path)
-        _fsync_directory(path.parent)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    layout.write_atomically(path, text.encode("utf-8"))
 
 
 class Cache:
@@ -162,17 +147,9 @@ class Cache:
 
     @classmethod
     def default(cls) -> Cache:
-        """$LEAN_INSTALL_CACHE_DIR, else $XDG_CACHE_HOME/lean-install, else ~/.cache/lean-install.
-
-        A relative $XDG_CACHE_HOME is ignored, as the XDG specification says.
-        """
-        explicit = os.environ.get("LEAN_INSTALL_CACHE_DIR")
-        if explicit:
-            return cls(Path(explicit).expanduser())
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        if xdg and Path(xdg).is_absolute():
-            return cls(Path(xdg) / "lean-install")
-        return cls(Path.home() / ".cache" / "lean-install")
+        """$LEAN_INSTALL_CACHE_DIR, else $XDG_CACHE_HOME/lean-install, else ~/.cache/lean-install
+        (``layout.default_cache_root``: the reserve looks there too)."""
+        return cls(Path(layout.default_cache_root()))
 
     # -- originals -----------------------------------------------------------------------
 
@@ -254,9 +231,46 @@ class Cache:
         return data if isinstance(data, dict) else None
 
     def add_plan(self, key: str, plan: Mapping[str, Any]) -> None:
-        path = self.root / "plans" / f"{_check_sha256(key)}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_text_atomically(path, json.dumps(plan, sort_keys=True))
+        _write_text_atomically(
+            self.root / "plans" / f"{_check_sha256(key)}.json", json.dumps(plan, sort_keys=True)
+        )
+
+    # -- dynamic facts of libraries -------------------------------------------------------
+
+    def dynamic(self, original_sha256: str) -> dict[str, dynlib.Dynamic]:
+        """The dynamic facts read before from the libraries of this original."""
+        path = self.root / "dynamic" / f"{_check_sha256(original_sha256)}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {
+                str(member): dynlib.Dynamic(
+                    tuple(map(str, d["needed"])),
+                    tuple(map(str, d["runpath"])),
+                    tuple(map(str, d["rpath"])),
+                    str(d["soname"]),
+                )
+                for member, d in data.items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
+
+    def add_dynamic(self, original_sha256: str, facts: Mapping[str, dynlib.Dynamic]) -> None:
+        """Remember more dynamic facts of this original's libraries."""
+        if not facts:
+            return
+        merged = {**self.dynamic(original_sha256), **facts}
+        path = self.root / "dynamic" / f"{_check_sha256(original_sha256)}.json"
+        data = {
+            m: {
+                "needed": list(d.needed),
+                "runpath": list(d.runpath),
+                "rpath": list(d.rpath),
+                "soname": d.soname,
+            }
+            for m, d in sorted(merged.items())
+        }
+        with contextlib.suppress(OSError):
+            _write_text_atomically(path, json.dumps(data, sort_keys=True))
 
     # -- scratch space -------------------------------------------------------------------
 

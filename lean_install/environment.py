@@ -6,8 +6,6 @@ asked to describe itself once, in a subprocess; everything else is read from fil
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import subprocess
@@ -21,6 +19,7 @@ from typing import Any, Literal, cast
 from packaging.utils import NormalizedName, canonicalize_name
 
 from lean_install.errors import EnvironmentInspectionError
+from lean_install.runtime import layout
 
 __all__ = [
     "PrefixKind",
@@ -48,6 +47,24 @@ for d in dirs:
     d = os.path.normpath(d)
     if d not in seen and os.path.isdir(d):
         seen.append(d)
+def full_version(info):
+    version = "{0.major}.{0.minor}.{0.micro}".format(info)
+    if info.releaselevel != "final":
+        version += info.releaselevel[0] + str(info.serial)
+    return version
+markers = {
+    "implementation_name": sys.implementation.name,
+    "implementation_version": full_version(sys.implementation.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
 if os.path.isdir(os.path.join(sys.prefix, "conda-meta")):
     kind = "conda"
 elif sys.prefix != sys.base_prefix:
@@ -65,6 +82,8 @@ print(json.dumps({
     "site-packages": seen,
     "stdlib": sorted({os.path.normpath(paths["stdlib"]), os.path.normpath(paths["platstdlib"])}),
     "scripts": paths["scripts"],
+    "cache-tag": sys.implementation.cache_tag or "",
+    "markers": markers,
 }))
 """
 
@@ -79,13 +98,10 @@ class RecordEntry:
 
 
 def read_record(text: str) -> list[RecordEntry]:
-    entries = []
-    for row in csv.reader(io.StringIO(text)):
-        if not row or not row[0]:
-            continue
-        size = int(row[2]) if len(row) > 2 and row[2].isdigit() else None
-        entries.append(RecordEntry(row[0], row[1] if len(row) > 1 else "", size))
-    return entries
+    return [
+        RecordEntry(path, digest, int(size) if size.isdigit() else None)
+        for path, digest, size in layout.parse_record(text)
+    ]
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,10 @@ class InstalledDistribution:
     @cached_property
     def files(self) -> tuple[str, ...]:
         return tuple(entry.path for entry in self.record)
+
+    @cached_property
+    def file_set(self) -> frozenset[str]:
+        return frozenset(self.files)
 
     def absolute(self, record_path: str) -> Path:
         return Path(os.path.normpath(self.root / record_path))
@@ -137,6 +157,10 @@ class Environment:
     site_packages: tuple[Path, ...]
     stdlib: tuple[Path, ...]
     scripts: Path
+    cache_tag: str = ""
+    """``cpython-311``: the tag of its bytecode files."""
+    markers: dict[str, str] = field(default_factory=dict)
+    """Its environment marker values (PEP 508)."""
     _owners: dict[str, tuple[InstalledDistribution, str]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -154,6 +178,8 @@ class Environment:
             site_packages=tuple(Path(p) for p in data["site-packages"]),
             stdlib=tuple(Path(p) for p in data["stdlib"]),
             scripts=Path(data["scripts"]),
+            cache_tag=str(data.get("cache-tag", "")),
+            markers={str(k): str(v) for k, v in data.get("markers", {}).items()},
         )
 
     @classmethod
@@ -191,6 +217,8 @@ class Environment:
             "site-packages": [str(p) for p in self.site_packages],
             "stdlib": [str(p) for p in self.stdlib],
             "scripts": str(self.scripts),
+            "cache-tag": self.cache_tag,
+            "markers": dict(self.markers),
         }
 
     @property

@@ -8,12 +8,16 @@ it stands for, so callers may catch ``ValueError`` or ``OSError`` as usual.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from lean_install.runtime.tables import Issue
 
 __all__ = [
     "LeanInstallError",
+    "Issue",
+    "InvalidInputError",
     "ProfileError",
     "ProfileIssue",
+    "RecordError",
     "CommandNotFoundError",
     "EnvironmentInspectionError",
     "ToolMissingError",
@@ -47,30 +51,39 @@ class LeanInstallError(Exception):
     hint: str | None = None
 
 
-@dataclass(frozen=True)
-class ProfileIssue:
-    """One problem in a profile: where (``distributions[3].files[0]``) and what."""
-
-    where: str
-    what: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.what}" if self.where else self.what
+ProfileIssue = Issue
+"""One problem in a profile (the issue type every validating reader collects)."""
 
 
-class ProfileError(LeanInstallError, ValueError):
-    """A usage profile that cannot be read: all problems found, with their places."""
+class InvalidInputError(LeanInstallError, ValueError):
+    """Input that cannot be used: every problem found in it (``issues``, each an ``Issue``
+    with its place or a plain sentence), collected before raising once."""
 
     exit_code = 2
+    what = "invalid input"
 
-    def __init__(self, source: str, issues: Sequence[ProfileIssue]) -> None:
+    def __init__(self, source: str, issues: Sequence[Issue | str], hint: str | None = None) -> None:
         self.source = source
         self.issues = tuple(issues)
+        if hint is not None:
+            self.hint = hint
         super().__init__(self._message())
 
     def _message(self) -> str:
-        first = self.issues[0] if self.issues else ProfileIssue("", "invalid profile")
+        first = self.issues[0] if self.issues else self.what
         return f"{self.source}: {first}{_more(len(self.issues))}"
+
+
+class ProfileError(InvalidInputError):
+    """A usage profile that cannot be read: all problems found, with their places."""
+
+    what = "invalid profile"
+
+
+class RecordError(InvalidInputError):
+    """A record lean-install keeps (state, manifest, journal, plan) that is damaged."""
+
+    what = "damaged record"
 
 
 class CommandNotFoundError(LeanInstallError, FileNotFoundError):
@@ -101,16 +114,14 @@ class EnvironmentInspectionError(LeanInstallError, OSError):
         super().__init__(f"cannot inspect the environment of {python}: {detail}")
 
 
-class WheelError(LeanInstallError, ValueError):
+class WheelError(InvalidInputError):
     """A wheel that is corrupt or unsafe: all problems found in it."""
 
-    exit_code = 2
+    what = "invalid wheel"
 
-    def __init__(self, wheel: str, issues: Sequence[str]) -> None:
-        self.wheel = wheel
-        self.issues = tuple(issues)
-        first = self.issues[0] if self.issues else "invalid wheel"
-        super().__init__(f"{wheel}: {first}{_more(len(self.issues))}")
+    @property
+    def wheel(self) -> str:
+        return self.source
 
 
 class HashMismatchError(LeanInstallError, ValueError):
@@ -182,16 +193,17 @@ class OutputError(LeanInstallError, OSError):
         super().__init__(f"cannot write {path}: {reason}")
 
 
-class LockError(LeanInstallError, ValueError):
+class LockError(InvalidInputError):
     """A lock that cannot be used as it is: every problem found in it, then refused."""
 
-    exit_code = 2
+    what = "cannot be used"
 
-    def __init__(self, lock: str, issues: Sequence[str], hint: str | None = None) -> None:
-        self.lock = lock
-        self.issues = tuple(issues)
-        self.hint = hint
-        super().__init__(f"{lock}: " + "\n  ".join(self.issues or ("cannot be used",)))
+    @property
+    def lock(self) -> str:
+        return self.source
+
+    def _message(self) -> str:
+        return f"{self.source}: " + "\n  ".join(str(i) for i in self.issues or (self.what,))
 
 
 class LockEnvironmentError(LockError):

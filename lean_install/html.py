@@ -6,10 +6,10 @@ category of file (``report.categorize``); every cell is coloured by what its byt
 - **used**: bytes the profile used (with a profile);
 - **installed**: bytes of unknown use (without a profile);
 - **removable**: bytes still installed that the profile never used (without a profile:
-  the tests, headers and type stubs no program needs to run);
-- **removed**: bytes a lean install left out, read from the ``lean-install.json``
-  manifest of each lean-installed distribution (``strip.MANIFEST_NAME``). A cell's area
-  counts them, so a lean environment is drawn at its original size.
+  what no program needs to run, what ``--policy safe`` removes: ``classify``);
+- **removed**: bytes a lean install left out, as the report read them from the
+  manifest of each lean-installed distribution. A cell's area counts them, so a lean
+  environment is drawn at its original size.
 
 The layout is computed here (``squarify``) and written as inline SVG with ``<title>``
 tooltips: no script, no stylesheet or font from anywhere, nothing fetched.
@@ -18,24 +18,13 @@ tooltips: no script, no stylesheet or font from anywhere, nothing fetched.
 from __future__ import annotations
 
 import html
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-from packaging.utils import canonicalize_name
-
-from lean_install.report import (
-    CATEGORIES,
-    NOT_NEEDED_TO_RUN,
-    Category,
-    CategoryUsage,
-    Report,
-    categorize,
-)
-from lean_install.reserve import is_stub_file
-from lean_install.strip import MANIFEST_NAME
+from lean_install.classify import CATEGORIES, Category
+from lean_install.report import CategoryUsage, Removal, Report
 
 __all__ = [
     "Status",
@@ -43,8 +32,6 @@ __all__ = [
     "COLOURS",
     "Rect",
     "squarify",
-    "Removal",
-    "read_removals",
     "render_html",
     "write_html",
 ]
@@ -65,7 +52,7 @@ _LEGEND: dict[Status, str] = {
     "removable": "removable: installed, never used by the profile",
     "removed": "removed: left out by a lean install",
 }
-_LEGEND_NO_PROFILE = "removable: tests, headers and type stubs, which no program needs to run"
+_LEGEND_NO_PROFILE = "removable: what no program needs to run (what --policy safe removes)"
 
 WIDTH, HEIGHT = 1200, 640
 """The treemap's size in CSS pixels."""
@@ -160,87 +147,6 @@ def _slices(rect: Rect, sizes: Sequence[float]) -> list[Rect]:
     return out
 
 
-# -- what lean installs removed ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Removal:
-    """What a lean install left out of one distribution, as its manifest records it."""
-
-    decision: str
-    """``strip`` or ``stub``. A stub's original was never downloaded: its size is unknown."""
-    files: int
-    bytes: int
-    categories: dict[Category, int]
-    """Removed bytes per category."""
-    profile: str
-
-
-def _removal(manifest: Mapping[str, Any], root: Path) -> Removal | None:
-    """The removal a manifest records, less what the reserve has restored under ``root``
-    since; None if it is not a manifest this module reads."""
-    removed = manifest.get("removed")
-    if not isinstance(removed, dict) or not all(
-        isinstance(p, str) and isinstance(s, int) for p, s in removed.items()
-    ):
-        return None
-    removed = {p: s for p, s in removed.items() if not _restored(root / p)}
-    categories: dict[Category, int] = {}
-    for path, size in removed.items():
-        first = path.split("/", 1)[0]
-        category = categorize(path, first if first.endswith(".dist-info") else "")
-        categories[category] = categories.get(category, 0) + size
-    profile = manifest.get("profile")
-    return Removal(
-        decision=str(manifest.get("decision", "")),
-        files=len(removed),
-        bytes=sum(categories.values()),
-        categories={c: categories[c] for c in CATEGORIES if c in categories},
-        profile=str(profile.get("label", "")) if isinstance(profile, dict) else "",
-    )
-
-
-def _restored(path: Path) -> bool:
-    return path.is_file() and not is_stub_file(str(path))
-
-
-def _dist_infos(roots: Sequence[str]) -> Iterator[tuple[str, Path]]:
-    """(normalized name, ``.dist-info`` path), first found per name, as the report counts."""
-    seen: set[str] = set()
-    for root in roots:
-        try:
-            entries = sorted(p.name for p in Path(root).iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            name, _, version = entry.removesuffix(".dist-info").partition("-")
-            key = canonicalize_name(name)
-            if entry.endswith(".dist-info") and version and key not in seen:
-                seen.add(key)
-                yield key, Path(root, entry)
-
-
-def read_removals(report: Report) -> dict[str, Removal]:
-    """For each lean-installed distribution of ``report``'s environment, what was removed.
-
-    Read from the ``lean-install.json`` manifests on disk; a distribution without one (or
-    with one that cannot be read) is left out: the report is drawn without it.
-    """
-    names = {d.name for d in report.distributions}
-    out: dict[str, Removal] = {}
-    for name, dist_info in _dist_infos(report.environment.site_packages):
-        if name not in names:
-            continue
-        try:
-            manifest = json.loads((dist_info / MANIFEST_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        removal = _removal(manifest, dist_info.parent) if isinstance(manifest, dict) else None
-        if removal is not None:
-            out[name] = removal
-    return out
-
-
 # -- the treemap's data -------------------------------------------------------------------
 
 
@@ -262,11 +168,11 @@ class _Node:
 
 
 def _statuses(
-    category: Category, usage: CategoryUsage, removed: int, has_profile: bool
+    usage: CategoryUsage, removed: int, has_profile: bool, removable: bool
 ) -> dict[Status, int]:
     if has_profile:
         out: dict[Status, int] = {"used": usage.used_bytes, "removable": usage.unused_bytes}
-    elif category in NOT_NEEDED_TO_RUN:
+    elif removable:
         out = {"removable": usage.bytes}
     else:
         out = {"installed": usage.bytes}
@@ -280,28 +186,30 @@ def _node(
     categories: Mapping[Category, CategoryUsage],
     removal: Removal | None,
     has_profile: bool,
+    removable: Sequence[Category],
 ) -> _Node:
     removed = removal.categories if removal else {}
     cells = {}
     for c in CATEGORIES:
-        cell = _statuses(c, categories.get(c, CategoryUsage()), removed.get(c, 0), has_profile)
+        usage = categories.get(c, CategoryUsage())
+        cell = _statuses(usage, removed.get(c, 0), has_profile, c in removable)
         if cell:
             cells[c] = cell
     lean = {"strip": "stripped", "stub": "stub"}.get(removal.decision, "") if removal else ""
     return _Node(name, version, lean, cells)
 
 
-def _nodes(report: Report, removals: Mapping[str, Removal]) -> list[_Node]:
+def _nodes(report: Report) -> list[_Node]:
     """Every distribution, then the unowned files, largest first (removed bytes count)."""
     p = report.has_profile
     nodes = [
-        _node(d.name, d.version, d.categories, removals.get(d.name), p)
+        _node(d.name, d.version, d.categories, d.removed, p, d.removable_categories)
         for d in report.distributions
     ]
     if report.unowned.files:
         # No profile can attribute unowned files: with a profile they are all removable.
         unowned = {c: CategoryUsage(u.files, u.bytes) for c, u in report.unowned.categories.items()}
-        nodes.append(_node("(no distribution)", "", unowned, None, p))
+        nodes.append(_node("(no distribution)", "", unowned, None, p, ()))
     return sorted(nodes, key=lambda n: (-n.total, n.name))
 
 
@@ -499,7 +407,7 @@ def _category_table(report: Report, nodes: Sequence[_Node], statuses: Sequence[S
     return _table(headers, rows, 1)
 
 
-def _summary(report: Report, nodes: Sequence[_Node], removals: Mapping[str, Removal]) -> str:
+def _summary(report: Report, nodes: Sequence[_Node]) -> str:
     t = report.totals
     items = [
         f"Installed: {_mb(t.bytes)} MB in {t.files:,} files, "
@@ -511,10 +419,11 @@ def _summary(report: Report, nodes: Sequence[_Node], removals: Mapping[str, Remo
         f"Removable: {_mb(report.bloat_bytes)} MB, {report.bloat_share * 100:.1f}% of the "
         "installed bytes."
     )
+    removals = {d.name: d.removed for d in report.distributions if d.removed}
     stripped = [r for r in removals.values() if r.decision == "strip"]
     stubs = sorted(n for n, r in removals.items() if r.decision == "stub")
     if removals:
-        removed = sum(r.bytes for r in removals.values())
+        removed = report.removed_bytes
         files = sum(r.files for r in stripped)
         text = f"Removed by lean install: {_mb(removed)} MB in {files:,} files"
         text += f" from {len(stripped)} stripped distributions"
@@ -533,18 +442,13 @@ _NOTE = (
 )
 
 
-def render_html(
-    report: Report, removals: Mapping[str, Removal] | None = None, *, title: str | None = None
-) -> str:
-    """The report as one self-contained HTML page (no script, nothing fetched).
-
-    ``removals`` (see ``read_removals``) adds what lean installs removed; none by default.
-    """
-    removals = removals or {}
-    nodes = _nodes(report, removals)
+def render_html(report: Report, *, title: str | None = None) -> str:
+    """The report as one self-contained HTML page (no script, nothing fetched), with what
+    lean installs removed from its environment (``DistributionReport.removed``)."""
+    nodes = _nodes(report)
     env = report.environment
     heading = title or f"lean-install report: {env.prefix}"
-    shown = _shown(report.has_profile, bool(removals))
+    shown = _shown(report.has_profile, any(d.removed for d in report.distributions))
     where = f"Python {env.python} at {env.prefix} ({', '.join(env.site_packages)})"
     parts = [
         "<!DOCTYPE html>",
@@ -553,7 +457,7 @@ def render_html(
         f"<title>{html.escape(heading)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(heading)}</h1>",
         f'<p class="where">{html.escape(where)}</p>',
-        _summary(report, nodes, removals),
+        _summary(report, nodes),
         _legend(shown, report.has_profile),
         _treemap_svg(nodes),
         f'<p class="note">{html.escape(_NOTE)}</p>',
@@ -567,6 +471,5 @@ def render_html(
 
 
 def write_html(report: Report, path: Path, *, title: str | None = None) -> None:
-    """Write ``report`` as an HTML page to ``path``, with what lean installs removed from
-    its environment (read from the manifests on disk, ``read_removals``)."""
-    Path(path).write_text(render_html(report, read_removals(report), title=title), encoding="utf-8")
+    """Write ``report`` as an HTML page to ``path``."""
+    Path(path).write_text(render_html(report, title=title), encoding="utf-8")

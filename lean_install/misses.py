@@ -1,6 +1,7 @@
-"""Misses: the stubs a lean environment's programs touched, and folding them into a profile.
+"""Misses: what a lean environment's programs reached of the removed code, and folding them
+into a profile.
 
-The reserve (``reserve.py``) appends one JSON line per miss to
+The reserve appends one record per miss (``runtime.records.Miss``) to
 ``<prefix>/lean-install/misses.jsonl``, in every ``on-miss`` mode. ``lean-install misses``
 lists them; ``lean-install profile update PROFILE --from-misses`` adds the files each
 miss needed to the profile as loaded, so the next lean install keeps them.
@@ -9,84 +10,28 @@ miss needed to the profile as loaded, so the next lean install keeps them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from lean_install.environment import Environment
 from lean_install.profile import DistributionUsage, Profile, check_relative_path, merge_profiles
-from lean_install.reserve import read_misses
+from lean_install.runtime.records import Miss, read_misses
 
 __all__ = ["Miss", "environment_misses", "render_misses", "fold_misses"]
 
 
-@dataclass(frozen=True)
-class Miss:
-    """One import of a stub: what was missed, where, and what came of it."""
-
-    time: str
-    module: str
-    distribution: str
-    version: str
-    mode: str
-    outcome: str
-    """``raised``, ``restored``, or ``failed: <reason>``."""
-    files: tuple[str, ...]
-    """The removed files the miss needed (restored ones, when it restored), as installed
-    paths; for a stub distribution that raised, only the stub's own."""
-    stub: str
-    argv: tuple[str, ...]
-    source: str = ""
-
-    @classmethod
-    def from_log(cls, entry: dict[str, Any]) -> Miss | None:
-        """A logged line as a Miss; None for a line without the fields every miss has."""
-        text = {key: entry.get(key) for key in ("time", "module", "distribution", "version")}
-        if not all(isinstance(v, str) and v for v in text.values()):
-            return None
-        files = entry.get("files")
-        argv = entry.get("argv")
-        return cls(
-            time=str(text["time"]),
-            module=str(text["module"]),
-            distribution=str(text["distribution"]),
-            version=str(text["version"]),
-            mode=str(entry.get("mode", "")),
-            outcome=str(entry.get("outcome", "")),
-            files=tuple(f for f in files if isinstance(f, str)) if isinstance(files, list) else (),
-            stub=str(entry.get("stub", "")),
-            argv=tuple(str(a) for a in argv) if isinstance(argv, list) else (),
-            source=str(entry.get("source", "")),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "time": self.time,
-            "module": self.module,
-            "distribution": self.distribution,
-            "version": self.version,
-            "mode": self.mode,
-            "outcome": self.outcome,
-            "files": list(self.files),
-            "stub": self.stub,
-            "argv": list(self.argv),
-            "source": self.source,
-        }
-
-
 def environment_misses(env: Environment) -> list[Miss]:
     """The misses logged in ``env``, oldest first."""
-    misses = (Miss.from_log(entry) for entry in read_misses(str(env.prefix)))
-    return [m for m in misses if m is not None]
+    return read_misses(env.prefix)
 
 
 def render_misses(misses: Sequence[Miss]) -> str:
     if not misses:
         return "no misses: no program touched removed code in this environment"
-    rows = [("time", "module", "distribution", "outcome", "files", "command")]
+    rows = [("time", "module", "distribution", "outcome", "files", "MB", "source", "command")]
     for miss in misses:
         command = " ".join(miss.argv)
+        source = miss.source.split(" (", 1)[0] if miss.source else ""
         rows.append(
             (
                 miss.time,
@@ -94,15 +39,27 @@ def render_misses(misses: Sequence[Miss]) -> str:
                 f"{miss.distribution} {miss.version}",
                 miss.outcome,
                 str(len(miss.files)),
-                command if len(command) <= 60 else command[:57] + "...",
+                f"{miss.bytes / 1e6:.1f}",
+                _short(source, 40),
+                _short(command, 60),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
+    restored = [m for m in misses if m.outcome == "restored"]
+    if restored:
+        total = sum(m.bytes for m in restored)
+        lines.append(
+            f"\n{len(restored)} restored, {total / 1e6:.1f} MB; fold them into the profile "
+            "with: lean-install profile update PROFILE --from-misses --python PY"
+        )
     return "\n".join(lines)
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def fold_misses(profile: Profile, misses: Iterable[Miss]) -> tuple[Profile, int]:

@@ -1,28 +1,31 @@
 """The usage profile: what workloads used, per distribution, as a versioned TOML file.
 
-A profile holds the traces that made it (command, result, environment, who and when)
-and, per distribution (normalized name, exact version), the files it *loaded*
-(imported, opened, mapped, executed) and the files only *probed* (existence checked,
-directory listed), as paths relative to the install root, the way RECORD writes them.
-See ``docs/profile-format.md``.
+A profile holds the traces that made it (command, result, environment, who and when,
+whether a GPU was used) and, per distribution (normalized name, exact version), the
+files it *loaded* (imported, opened, mapped, executed), the files only *probed*
+(existence checked, directory listed), as paths relative to the install root the way
+RECORD writes them, and the *listing*: every file the distribution had, compactly, so a
+profile applied to another release can tell a file that is new there (kept) from one
+the workload did not use (removable). See ``docs/profile-format.md``.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
-import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import tomli_w
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from lean_install.errors import ProfileError, ProfileIssue
+from lean_install.errors import Issue, ProfileError
+from lean_install.runtime.tables import Table, too_deep
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,92 +34,30 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 __all__ = [
     "PROFILE_VERSION",
+    "READS_VERSIONS",
     "MAX_PROFILE_BYTES",
+    "PrefixKind",
+    "PackageKind",
     "TraceEnvironment",
     "Trace",
+    "Listing",
     "DistributionUsage",
     "Profile",
     "check_relative_path",
     "merge_profiles",
-    "bundled_profiles",
-    "bundled_profiles_dir",
-    "load_profiles",
 ]
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+READS_VERSIONS = (1, 2)
+"""Version 1 has no listings and no GPU flag; it reads as a version 2 profile without them."""
 MAX_PROFILE_BYTES = 64 * 1024 * 1024
-"""Profiles larger than this are refused: the torch training profile is about 200 KB."""
+"""Profiles larger than this are refused: the torch training profile is about 300 KB."""
+_MAX_DEPTH = 32
 
 PrefixKind = Literal["venv", "conda", "system"]
+PackageKind = Literal["wheel", "conda"]
 Backend = Literal["python", "strace"]
 Status = Literal["passed", "failed"]
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-class _Reader:
-    """Typed access to one table of a parsed profile, collecting problems with their place."""
-
-    def __init__(self, data: Mapping[str, Any], where: str, issues: list[ProfileIssue]) -> None:
-        self.data = data
-        self.where = where
-        self.issues = issues
-
-    def _place(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def problem(self, key: str, what: str) -> None:
-        self.issues.append(ProfileIssue(self._place(key), what))
-
-    def unknown_keys(self, known: Iterable[str]) -> None:
-        """Report every key of this table that the format does not define."""
-        for key in sorted(set(self.data) - set(known)):
-            shown = key if _BARE_KEY.fullmatch(key) else json.dumps(key)
-            self.problem(shown, "unknown key")
-
-    def get(self, key: str, kind: type, default: Any = ..., *, what: str = "") -> Any:
-        if key not in self.data:
-            if default is ...:
-                self.problem(key, "missing")
-                return kind()
-            return default
-        value = self.data[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problem(key, f"expected {what or kind.__name__}, got {type(value).__name__}")
-            return kind() if default is ... else default
-        return value
-
-    def strings(self, key: str, default: Any = ...) -> tuple[str, ...]:
-        values = self.get(key, list, [] if default is ... else default, what="a list of strings")
-        out = []
-        for index, value in enumerate(values):
-            if isinstance(value, str):
-                out.append(value)
-            else:
-                self.issues.append(
-                    ProfileIssue(f"{self._place(key)}[{index}]", "expected a string")
-                )
-        return tuple(out)
-
-    def table(self, key: str) -> _Reader:
-        return _Reader(self.get(key, dict, what="a table"), self._place(key), self.issues)
-
-    def tables(self, key: str) -> list[_Reader]:
-        readers = []
-        for index, item in enumerate(self.get(key, list, [], what="an array of tables")):
-            place = f"{self._place(key)}[{index}]"
-            if isinstance(item, dict):
-                readers.append(_Reader(item, place, self.issues))
-            else:
-                self.issues.append(ProfileIssue(place, "expected a table"))
-        return readers
-
-    def choice(self, key: str, choices: Sequence[str]) -> str:
-        value = cast(str, self.get(key, str))
-        if value and value not in choices:
-            self.problem(key, f"{value!r} is not one of {', '.join(choices)}")
-        return value or choices[0]
 
 
 def _is_version(text: str) -> bool:
@@ -132,11 +73,10 @@ def _version_key(version: str) -> tuple[Version, str]:
     return Version(version), version
 
 
-def _too_big() -> ProfileIssue:
-    limit = MAX_PROFILE_BYTES
-    mib = 1024 * 1024
+def _too_big() -> Issue:
+    limit, mib = MAX_PROFILE_BYTES, 1024 * 1024
     shown = f"{limit // mib} MiB" if limit % mib == 0 else f"{limit:,} bytes"
-    return ProfileIssue("", f"larger than the limit of {shown}")
+    return Issue("", f"larger than the limit of {shown}")
 
 
 def check_relative_path(path: str) -> str | None:
@@ -162,13 +102,13 @@ class TraceEnvironment:
     prefix_kind: PrefixKind = "venv"
 
     @classmethod
-    def from_reader(cls, r: _Reader) -> TraceEnvironment:
-        r.unknown_keys(("python", "implementation", "platform", "prefix-kind"))
+    def from_table(cls, t: Table) -> TraceEnvironment:
+        t.unknown_keys(("python", "implementation", "platform", "prefix-kind"))
         return cls(
-            python=r.get("python", str),
-            implementation=r.get("implementation", str, "cpython"),
-            platform=r.get("platform", str),
-            prefix_kind=cast(PrefixKind, r.choice("prefix-kind", ("venv", "conda", "system"))),
+            python=t.get("python", str),
+            implementation=t.get("implementation", str, "cpython"),
+            platform=t.get("platform", str),
+            prefix_kind=cast(PrefixKind, t.choice("prefix-kind", get_args(PrefixKind))),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -181,10 +121,31 @@ class TraceEnvironment:
 
 
 _TRACE_KEYS = (
-    "command", "status", "exit-code", "backend", "created", "tool", "user", "processes",
-    "outside-files", "environment",
-)  # fmt: skip
-_DISTRIBUTION_KEYS = ("name", "version", "also-seen", "scripts", "files", "probed")
+    "command",
+    "status",
+    "exit-code",
+    "backend",
+    "created",
+    "tool",
+    "user",
+    "processes",
+    "outside-files",
+    "gpu",
+    "environment",
+)
+_DISTRIBUTION_KEYS = (
+    "name",
+    "version",
+    "kind",
+    "build",
+    "channel",
+    "subdir",
+    "also-seen",
+    "scripts",
+    "files",
+    "probed",
+    "listing",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,6 +161,8 @@ class Trace:
     processes: int = 0
     outside_files: int = 0
     """Files the workload used outside any distribution (standard library, its own code)."""
+    gpu: bool = False
+    """Whether the workload used a GPU: the CUDA driver library was mapped."""
     environment: TraceEnvironment
 
     @property
@@ -207,26 +170,27 @@ class Trace:
         return "passed" if self.exit_code == 0 else "failed"
 
     @classmethod
-    def from_reader(cls, r: _Reader) -> Trace:
-        r.unknown_keys(_TRACE_KEYS)
-        status = r.data.get("status")
-        r.choice("status", ("passed", "failed"))
+    def from_table(cls, t: Table) -> Trace:
+        t.unknown_keys(_TRACE_KEYS)
+        status = t.data.get("status")
+        t.choice("status", get_args(Status))
         trace = cls(
-            command=r.strings("command"),
-            exit_code=r.get("exit-code", int),
-            backend=cast(Backend, r.choice("backend", ("python", "strace"))),
-            created=r.get("created", str),
-            tool=r.get("tool", str),
-            user=r.get("user", str, ""),
-            processes=r.get("processes", int, 0),
-            outside_files=r.get("outside-files", int, 0),
-            environment=TraceEnvironment.from_reader(r.table("environment")),
+            command=t.strings("command"),
+            exit_code=t.get("exit-code", int),
+            backend=cast(Backend, t.choice("backend", get_args(Backend))),
+            created=t.get("created", str),
+            tool=t.get("tool", str),
+            user=t.get("user", str, ""),
+            processes=t.get("processes", int, 0),
+            outside_files=t.get("outside-files", int, 0),
+            gpu=t.get("gpu", bool, False),
+            environment=TraceEnvironment.from_table(t.table("environment")),
         )
         if not trace.command:
-            r.problem("command", "the workload command is empty")
-        exit_code_read = isinstance(r.data.get("exit-code"), int)
-        if status in ("passed", "failed") and exit_code_read and status != trace.status:
-            r.problem("status", f"says {status!r} but exit-code is {trace.exit_code}")
+            t.problem("command", "the workload command is empty")
+        exit_code_read = isinstance(t.data.get("exit-code"), int)
+        if status in get_args(Status) and exit_code_read and status != trace.status:
+            t.problem("status", f"says {status!r} but exit-code is {trace.exit_code}")
         return trace
 
     def to_dict(self) -> dict[str, Any]:
@@ -240,16 +204,84 @@ class Trace:
             "user": self.user,
             "processes": self.processes,
             "outside-files": self.outside_files,
+            "gpu": self.gpu,
             "environment": self.environment.to_dict(),
         }
 
 
+_LISTING_HASH = "blake2b-40"
+_DIGEST_SIZE = 5
+
+
+def _path_digest(path: str) -> bytes:
+    return hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=_DIGEST_SIZE).digest()
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Every file a distribution had when it was traced, as 40-bit path digests.
+
+    It answers one question: did this file exist in the traced release? A file of
+    another release that the listing does not hold is new there, and is kept. 40 bits
+    keep a false "it existed" for a new file below one in 10^7 for torch's 21,000 files.
+    """
+
+    digests: frozenset[bytes] = frozenset()
+
+    @classmethod
+    def of(cls, paths: Iterable[str]) -> Listing:
+        return cls(frozenset(_path_digest(p) for p in paths))
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and _path_digest(path) in self.digests
+
+    def __bool__(self) -> bool:
+        return bool(self.digests)
+
+    def __len__(self) -> int:
+        return len(self.digests)
+
+    def __or__(self, other: Listing) -> Listing:
+        return Listing(self.digests | other.digests)
+
+    def to_dict(self) -> dict[str, Any]:
+        packed = b"".join(sorted(self.digests))
+        return {
+            "hash": _LISTING_HASH,
+            "files": len(self.digests),
+            "digests": base64.b64encode(packed).decode(),
+        }
+
+    @classmethod
+    def from_table(cls, t: Table) -> Listing:
+        t.unknown_keys(("hash", "files", "digests"))
+        if t.choice("hash", (_LISTING_HASH,)) != _LISTING_HASH:
+            return cls()
+        try:
+            raw = base64.b64decode(t.get("digests", str), validate=True)
+        except ValueError:
+            t.problem("digests", "not base64")
+            return cls()
+        if len(raw) % _DIGEST_SIZE:
+            t.problem("digests", f"not a whole number of {_DIGEST_SIZE}-byte digests")
+            return cls()
+        digests = frozenset(raw[i : i + _DIGEST_SIZE] for i in range(0, len(raw), _DIGEST_SIZE))
+        if t.get("files", int, len(digests)) != len(digests):
+            t.problem("files", f"says {t.data.get('files')} but the digests hold {len(digests)}")
+        return cls(digests)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DistributionUsage:
-    """What the traced workloads used of one distribution at one version."""
+    """What the traced workloads used of one distribution (or conda package) at one version."""
 
     name: NormalizedName
     version: str
+    kind: PackageKind = "wheel"
+    build: str = ""
+    """A conda package's build string (``py311h...``)."""
+    channel: str = ""
+    subdir: str = ""
     files: tuple[str, ...] = ()
     """Files loaded: imported, opened, mapped or executed."""
     probed: tuple[str, ...] = ()
@@ -258,6 +290,8 @@ class DistributionUsage:
     """Console scripts and other executables of the distribution that were run."""
     also_seen: tuple[str, ...] = ()
     """Other versions of this distribution that the merged traces saw."""
+    listing: Listing = field(default_factory=Listing)
+    """Every file it had (empty in profiles of format 1)."""
 
     @property
     def used(self) -> bool:
@@ -271,42 +305,58 @@ class DistributionUsage:
         object.__setattr__(self, "also_seen", tuple(sorted(set(self.also_seen))))
 
     @classmethod
-    def from_reader(cls, r: _Reader) -> DistributionUsage:
-        r.unknown_keys(_DISTRIBUTION_KEYS)
-        name = r.get("name", str)
+    def from_table(cls, t: Table) -> DistributionUsage:
+        t.unknown_keys(_DISTRIBUTION_KEYS)
+        name = t.get("name", str)
         if name and canonicalize_name(name) != name:
-            r.problem("name", f"{name!r} is not normalized (expected {canonicalize_name(name)!r})")
-        version = r.get("version", str)
-        if isinstance(r.data.get("version"), str) and not _is_version(version):
-            r.problem("version", f"{version!r} is not a valid version")
-        also_seen = r.strings("also-seen")
+            t.problem("name", f"{name!r} is not normalized (expected {canonicalize_name(name)!r})")
+        version = t.get("version", str)
+        if isinstance(t.data.get("version"), str) and not _is_version(version):
+            t.problem("version", f"{version!r} is not a valid version")
+        also_seen = t.strings("also-seen", ())
         for index, other in enumerate(also_seen):
             if not _is_version(other):
-                place = f"{r.where}.also-seen[{index}]"
-                r.issues.append(ProfileIssue(place, f"{other!r} is not a valid version"))
-        lists = {key: r.strings(key) for key in ("files", "probed")}
+                t.issues.append(
+                    Issue(f"{t.place('also-seen')}[{index}]", f"{other!r} is not a valid version")
+                )
+        lists = {key: t.strings(key, ()) for key in ("files", "probed")}
         for key, paths in lists.items():
             for index, path in enumerate(paths):
                 why = check_relative_path(path)
                 if why:
-                    r.issues.append(ProfileIssue(f"{r.where}.{key}[{index}]", why))
+                    t.issues.append(Issue(f"{t.place(key)}[{index}]", why))
+        listing = t.table("listing", required=False)
         return cls(
             name=NormalizedName(name),
             version=version,
+            kind=cast(PackageKind, t.choice("kind", get_args(PackageKind), "wheel")),
+            build=t.get("build", str, ""),
+            channel=t.get("channel", str, ""),
+            subdir=t.get("subdir", str, ""),
             files=lists["files"],
             probed=lists["probed"],
-            scripts=r.strings("scripts"),
+            scripts=t.strings("scripts", ()),
             also_seen=also_seen,
+            listing=Listing.from_table(listing) if listing.data else Listing(),
         )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "version": self.version}
+        if self.kind != "wheel":
+            out |= {
+                "kind": self.kind,
+                "build": self.build,
+                "channel": self.channel,
+                "subdir": self.subdir,
+            }
         if self.also_seen:
             out["also-seen"] = list(self.also_seen)
         if self.scripts:
             out["scripts"] = list(self.scripts)
         out["files"] = list(self.files)
         out["probed"] = list(self.probed)
+        if self.listing:
+            out["listing"] = self.listing.to_dict()
         return out
 
     def merged(self, other: DistributionUsage) -> DistributionUsage:
@@ -316,6 +366,7 @@ class DistributionUsage:
             probed=self.probed + other.probed,
             scripts=self.scripts + other.scripts,
             also_seen=self.also_seen + other.also_seen,
+            listing=self.listing | other.listing,
         )
 
 
@@ -330,29 +381,35 @@ class Profile:
         ordered = tuple(sorted(self.distributions, key=lambda d: (d.name, _version_key(d.version))))
         object.__setattr__(self, "distributions", ordered)
 
+    @property
+    def uses_gpu(self) -> bool:
+        """Whether any trace used a GPU."""
+        return any(t.gpu for t in self.traces)
+
     # -- reading ---------------------------------------------------------------
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<profile>") -> Profile:
         """Validate ``data`` and build a profile; raise one ProfileError with every problem."""
-        issues: list[ProfileIssue] = []
-        top = _Reader(data, "", issues)
+        if not isinstance(data, Mapping):
+            raise ProfileError(source, [Issue("", "expected a table")])
+        if too_deep(data, _MAX_DEPTH):
+            raise ProfileError(source, [Issue("", "nested too deeply")])
+        top = Table(data)
         version = top.get("profile-version", int, what="an integer")
-        if type(data.get("profile-version")) is int and version != PROFILE_VERSION:
-            issues.append(
-                ProfileIssue(
-                    "profile-version",
-                    f"unknown version {data['profile-version']!r}; "
-                    f"this lean-install reads version {PROFILE_VERSION}",
-                )
+        if type(data.get("profile-version")) is int and version not in READS_VERSIONS:
+            issue = Issue(
+                "profile-version",
+                f"unknown version {data['profile-version']!r}; "
+                f"this lean-install reads versions {', '.join(map(str, READS_VERSIONS))}",
             )
-            raise ProfileError(source, issues)
+            raise ProfileError(source, [issue])
         top.unknown_keys(("profile-version", "traces", "distributions"))
-        traces = tuple(Trace.from_reader(r) for r in top.tables("traces"))
-        dists = tuple(DistributionUsage.from_reader(r) for r in top.tables("distributions"))
-        issues.extend(_duplicate_issues(dists))
-        if issues:
-            raise ProfileError(source, issues)
+        traces = tuple(Trace.from_table(t) for t in top.tables("traces"))
+        dists = tuple(DistributionUsage.from_table(t) for t in top.tables("distributions"))
+        top.issues.extend(_duplicate_issues(dists))
+        if top.issues:
+            raise ProfileError(source, top.issues)
         return cls(traces=traces, distributions=dists)
 
     @classmethod
@@ -370,9 +427,9 @@ class Profile:
             if not isinstance(exc, tomllib.TOMLDecodeError):
                 problem = problem.split(":", 1)[0]  # drop the hint about sys.set_int_max_str_digits
             problem = " ".join(problem.split())
-            raise ProfileError(source, [ProfileIssue("", f"not valid TOML: {problem}")]) from None
+            raise ProfileError(source, [Issue("", f"not valid TOML: {problem}")]) from None
         except RecursionError:
-            raise ProfileError(source, [ProfileIssue("", "nested too deeply")]) from None
+            raise ProfileError(source, [Issue("", "nested too deeply")]) from None
         return cls.from_dict(data, source)
 
     @classmethod
@@ -382,13 +439,13 @@ class Profile:
             with path.open("rb") as file:  # one byte past the limit at most (think /dev/zero)
                 raw = file.read(MAX_PROFILE_BYTES + 1)
         except OSError as exc:
-            raise ProfileError(str(path), [ProfileIssue("", exc.strerror or str(exc))]) from None
+            raise ProfileError(str(path), [Issue("", exc.strerror or str(exc))]) from None
         if len(raw) > MAX_PROFILE_BYTES:
             raise ProfileError(str(path), [_too_big()])
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise ProfileError(str(path), [ProfileIssue("", "not UTF-8 text")]) from None
+            raise ProfileError(str(path), [Issue("", "not UTF-8 text")]) from None
         return cls.loads(text, str(path))
 
     # -- writing ---------------------------------------------------------------
@@ -406,10 +463,9 @@ class Profile:
 
     def dump(self, path: Path | str) -> None:
         """Write atomically: a reader never sees half a profile."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self.dumps(), encoding="utf-8")
-        tmp.replace(path)
+        from lean_install.runtime.layout import write_atomically
+
+        write_atomically(path, self.dumps().encode())
 
     def to_json(self) -> dict[str, Any]:
         data = self.to_dict()
@@ -435,7 +491,7 @@ class Profile:
         return merge_profiles([self, *others])
 
 
-def _duplicate_issues(dists: Sequence[DistributionUsage]) -> list[ProfileIssue]:
+def _duplicate_issues(dists: Sequence[DistributionUsage]) -> list[Issue]:
     issues = []
     seen: dict[tuple[str, str], int] = {}
     versions: dict[str, set[str]] = {}
@@ -443,7 +499,7 @@ def _duplicate_issues(dists: Sequence[DistributionUsage]) -> list[ProfileIssue]:
         key = (dist.name, dist.version)
         if key in seen:
             issues.append(
-                ProfileIssue(
+                Issue(
                     f"distributions[{index}]",
                     f"duplicate distribution {dist.name} {dist.version} "
                     f"(also at distributions[{seen[key]}])",
@@ -455,10 +511,10 @@ def _duplicate_issues(dists: Sequence[DistributionUsage]) -> list[ProfileIssue]:
         others = versions[dist.name] - {dist.version}
         if others - set(dist.also_seen):
             issues.append(
-                ProfileIssue(
+                Issue(
                     f"distributions[{index}]",
-                    f"{dist.name} appears at versions {', '.join(sorted(others))} too but "
-                    "its also-seen does not say so (a duplicate distribution?)",
+                    f"{dist.name} appears at versions {', '.join(sorted(others))} "
+                    "too but its also-seen does not say so (a duplicate distribution?)",
                 )
             )
     return issues
@@ -484,35 +540,3 @@ def merge_profiles(profiles: Iterable[Profile]) -> Profile:
     dists = [replace(d, also_seen=tuple(versions[d.name] - {d.version})) for d in by_key.values()]
     traces.sort(key=lambda t: t.created)
     return Profile(traces=tuple(traces), distributions=tuple(dists))
-
-
-def bundled_profiles_dir() -> Path:
-    """Where the curated profiles are: inside the installed package, or the source tree's."""
-    here = Path(__file__).parent
-    for candidate in (here / "profiles", here.parent / "profiles"):
-        if candidate.is_dir():
-            return candidate
-    return here / "profiles"
-
-
-def bundled_profiles() -> dict[str, Path]:
-    """The curated profiles by name (file stem)."""
-    return {p.stem: p for p in sorted(bundled_profiles_dir().glob("*.toml"))}
-
-
-def load_profiles(specs: Sequence[str]) -> tuple[Profile | None, str]:
-    """Load and merge profiles named by path or by bundled name; also return their label.
-
-    The label (file stems joined by ``+``) is how stubs name the profile.
-    """
-    if not specs:
-        return None, ""
-    bundled = bundled_profiles()
-    profiles, labels = [], []
-    for spec in specs:
-        path = Path(spec)
-        if not path.exists() and spec in bundled:
-            path = bundled[spec]
-        profiles.append(Profile.load(path))
-        labels.append(path.stem if path.suffix == ".toml" else path.name)
-    return merge_profiles(profiles), "+".join(labels)

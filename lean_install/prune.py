@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import email.parser
 import re
-import subprocess
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
@@ -23,9 +22,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from lean_install.environment import Environment, InstalledDistribution
-from lean_install.errors import PipError
-from lean_install.install import record_pruned
 from lean_install.profile import Profile
+from lean_install.state import record_pruned
+from lean_install.target import TargetPip
 
 __all__ = ["INSTALLERS", "prunable", "prune"]
 
@@ -88,17 +87,13 @@ _DYNAMIC_IMPORT = re.compile(r"""__import__\(\s*['"]([\w.]+)['"]""")
 _STATIC_IMPORT = re.compile(r"^import\s+([\w.]+)")
 
 
-def prune(env: Environment, dists: Iterable[InstalledDistribution]) -> list[str]:
+def prune(target: TargetPip, dists: Iterable[InstalledDistribution]) -> list[str]:
     """Uninstall ``dists`` with the target's pip and record them; return ``name==version``."""
     dists = list(dists)
     if not dists:
         return []
-    names = [d.name for d in dists]
-    command = [env.executable, "-m", "pip", "uninstall", "-y", "-q", *names]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise PipError(command, done.returncode, done.stderr + done.stdout)
-    record_pruned(env, {d.name: d.version for d in dists})
+    target.uninstall([d.name for d in dists])
+    record_pruned(target.env, {d.name: d.version for d in dists})
     return [f"{d.name}=={d.version}" for d in dists]
 
 

@@ -12,16 +12,18 @@ sizes of the files under site-packages plus the installed files outside it.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.version import InvalidVersion, Version
 
+from lean_install.classify import CATEGORIES, Category, Classifier
 from lean_install.plan import original_version
+from lean_install.runtime import layout
+from lean_install.runtime.records import Manifest
 
 if TYPE_CHECKING:
     from lean_install.environment import Environment, InstalledDistribution
@@ -31,9 +33,8 @@ __all__ = [
     "REPORT_VERSION",
     "Category",
     "CATEGORIES",
-    "NOT_NEEDED_TO_RUN",
     "BloatBasis",
-    "categorize",
+    "Removal",
     "CategoryUsage",
     "DistributionReport",
     "Unowned",
@@ -41,73 +42,12 @@ __all__ = [
     "ReportEnvironment",
     "Report",
     "build_report",
-    "render_table",
 ]
 
-REPORT_VERSION = 1
-
-Category = Literal[
-    "shared-library",
-    "bytecode",
-    "source",
-    "tests",
-    "headers",
-    "type-stubs",
-    "data",
-    "metadata",
-]
-CATEGORIES: tuple[Category, ...] = get_args(Category)
-NOT_NEEDED_TO_RUN: tuple[Category, ...] = ("tests", "headers", "type-stubs")
-"""Categories no program needs to run: the bloat a report without a profile can name."""
+REPORT_VERSION = 2
 
 BloatBasis = Literal["profile", "categories"]
-
-_TESTS_DIRS = frozenset({"tests", "test"})
-_HEADER_SUFFIXES = (".h", ".hh", ".hpp", ".hxx", ".cuh", ".inc")
-_SHARED_LIBRARY = re.compile(r"\.(?:so(?:\.\d+)*|dylib|pyd|dll)$")
 _METADATA_DIRS = (".dist-info", ".egg-info")
-
-
-def categorize(record_path: str, dist_info: str) -> Category:
-    """The category of one installed file, ``record_path`` as RECORD writes it.
-
-    The first rule that matches wins:
-
-    1. ``metadata``: inside the distribution's ``dist_info`` directory.
-    2. ``tests``: a *directory* component named ``tests`` or ``test``. Not ``testing``:
-       ``torch.testing`` and ``numpy.testing`` are runtime modules other code imports.
-    3. ``headers``: ``.h .hh .hpp .hxx .cuh .inc`` files, or anything under an
-       ``include`` directory.
-    4. ``type-stubs``: ``.pyi`` files and ``py.typed`` markers.
-    5. ``shared-library``: ``.so`` (also versioned, ``.so.1.2``), ``.dylib``, ``.pyd``,
-       ``.dll``: what the dynamic loader maps. Static archives and import libraries
-       (``.a``, ``.lib``) are *not* here: nothing maps them at run time, and this category
-       is the one the ``DT_NEEDED`` safety rules care about; they count as ``data``.
-    6. ``bytecode``: ``.pyc`` (and legacy ``.pyo``).
-    7. ``source``: ``.py``.
-    8. ``data``: everything else (executables, ``.pyx``/``.pxd``, ``.pth``, CMake files,
-       static libraries, JSON, ...).
-
-    Names are compared case-insensitively, except the ``.dist-info`` directory name.
-    """
-    parts = record_path.split("/")
-    if dist_info and parts[0] == dist_info:
-        return "metadata"
-    lowered = record_path.lower().split("/")
-    dirs, name = lowered[:-1], lowered[-1]
-    if any(part in _TESTS_DIRS for part in dirs):
-        return "tests"
-    if name.endswith(_HEADER_SUFFIXES) or "include" in dirs:
-        return "headers"
-    if name.endswith(".pyi") or name == "py.typed":
-        return "type-stubs"
-    if _SHARED_LIBRARY.search(name):
-        return "shared-library"
-    if name.endswith((".pyc", ".pyo")):
-        return "bytecode"
-    if name.endswith(".py"):
-        return "source"
-    return "data"
 
 
 def _share(part: int, whole: int) -> float:
@@ -204,6 +144,40 @@ def _sum_categories(
 
 
 @dataclass(frozen=True, kw_only=True)
+class Removal:
+    """What a lean install left out of one distribution, as its manifest records it, less
+    what the reserve has restored since."""
+
+    decision: str
+    """``strip`` or ``stub``. A stub's original was never downloaded: its size is unknown."""
+    files: int
+    bytes: int
+    categories: dict[Category, int]
+    """Removed bytes per category."""
+    profile: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "files": self.files,
+            "bytes": self.bytes,
+            "categories": dict(self.categories),
+            "profile": self.profile,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Removal:
+        categories = data.get("categories", {})
+        return cls(
+            decision=str(data["decision"]),
+            files=int(data["files"]),
+            bytes=int(data["bytes"]),
+            profile=str(data.get("profile", "")),
+            categories={c: int(categories[c]) for c in CATEGORIES if c in categories},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class DistributionReport(_Counts):
     """One distribution: its files on disk, by category, and what of them was used."""
 
@@ -218,6 +192,13 @@ class DistributionReport(_Counts):
     """The version the profile saw, when it differs from the installed one."""
     missing: int = 0
     """RECORD entries whose file is not on disk (not counted anywhere else)."""
+    removable_files: int = 0
+    removable_bytes: int = 0
+    """What ``--policy safe`` would drop (``classify``): what no program needs to run."""
+    removable_categories: tuple[Category, ...] = ()
+    """The categories whose files are removable in this distribution."""
+    removed: Removal | None = None
+    """What a lean install left out (and the reserve has not brought back since)."""
 
     def to_dict(self, *, with_usage: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "version": self.version}
@@ -225,6 +206,10 @@ class DistributionReport(_Counts):
             out["profile-version"] = self.profile_version
         out |= _counts_dict(self.files, self.bytes, self.used_files, self.used_bytes, with_usage)
         out["missing"] = self.missing
+        out["removable-files"] = self.removable_files
+        out["removable-bytes"] = self.removable_bytes
+        out["removable-categories"] = list(self.removable_categories)
+        out["removed"] = self.removed.to_dict() if self.removed else None
         out["categories"] = _categories_dict(self.categories, with_usage)
         return out
 
@@ -240,6 +225,12 @@ class DistributionReport(_Counts):
             categories=_categories_from(data.get("categories", {})),
             profile_version=data.get("profile-version"),
             missing=int(data.get("missing", 0)),
+            removable_files=int(data.get("removable-files", 0)),
+            removable_bytes=int(data.get("removable-bytes", 0)),
+            removable_categories=tuple(
+                c for c in CATEGORIES if c in data.get("removable-categories", ())
+            ),
+            removed=Removal.from_dict(data["removed"]) if data.get("removed") else None,
         )
 
 
@@ -253,11 +244,13 @@ class Unowned:
     categories: dict[Category, CategoryUsage] = field(default_factory=dict)
     paths: tuple[str, ...] = ()
     """Their absolute paths, sorted."""
+    removable_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "files": self.files,
             "bytes": self.bytes,
+            "removable-bytes": self.removable_bytes,
             "categories": _categories_dict(self.categories, False),
             "paths": list(self.paths),
         }
@@ -269,6 +262,7 @@ class Unowned:
             bytes=int(data["bytes"]),
             categories=_categories_from(data.get("categories", {})),
             paths=tuple(str(p) for p in data.get("paths", ())),
+            removable_bytes=int(data.get("removable-bytes", 0)),
         )
 
 
@@ -316,7 +310,7 @@ class Report:
     """The bloat report of one environment, optionally measured against a profile.
 
     Without a profile nothing is known to be used: ``unused_bytes`` is None and the bloat
-    is what no program needs to run (``NOT_NEEDED_TO_RUN``: tests, headers, type stubs).
+    is what no program needs to run: exactly what ``--policy safe`` removes (``classify``).
     With a profile the bloat is every byte the profile did not use, unowned files included
     (no profile can attribute them).
     """
@@ -351,7 +345,12 @@ class Report:
         totals = self.totals
         if self.has_profile:
             return totals.unused_bytes
-        return sum(totals.categories[c].bytes for c in NOT_NEEDED_TO_RUN if c in totals.categories)
+        return sum(d.removable_bytes for d in self.distributions) + self.unowned.removable_bytes
+
+    @property
+    def removed_bytes(self) -> int:
+        """What lean installs left out of this environment (manifests, less restored)."""
+        return sum(d.removed.bytes for d in self.distributions if d.removed)
 
     @property
     def bloat_share(self) -> float:
@@ -369,6 +368,7 @@ class Report:
             "bloat-bytes": self.bloat_bytes,
             "bloat-share": round(self.bloat_share, 6),
             "bloat-basis": self.bloat_basis,
+            "removed-bytes": self.removed_bytes,
             "categories": _categories_dict(totals.categories, with_usage),
         }
         return {
@@ -426,16 +426,6 @@ class _Used:
         return outside and record_path.rsplit("/", 1)[-1] in self.scripts
 
 
-def _source_of(pyc: str) -> str:
-    """``pkg/__pycache__/mod.cpython-311.pyc`` (or legacy ``pkg/mod.pyc``) -> ``pkg/mod.py``."""
-    head, _, name = pyc.rpartition("/")
-    if head == "__pycache__" or head.endswith("/__pycache__"):
-        head = head[: -len("__pycache__")].rstrip("/")
-        name = name.split(".", 1)[0] + ".pyc"
-    source = name[: -len(".pyc")] + ".py"
-    return f"{head}/{source}" if head else source
-
-
 def _same_version(a: str, b: str) -> bool:
     """Equal versions; a lean install's ``+lean.<digest>`` label does not count."""
     a, b = original_version(a), original_version(b)
@@ -451,7 +441,7 @@ def _used_by(profile: Profile, name: str, version: str) -> _Used:
     exact = [e for e in entries if _same_version(e.version, version)]
     chosen = exact or entries
     paths = {p for e in chosen for p in (*e.files, *e.probed)}
-    paths |= {_source_of(p) for p in paths if p.endswith(".pyc")}
+    paths |= {s for p in paths if (s := layout.source_of_bytecode(p)) is not None}
     scripts = {s.rstrip("/").rsplit("/", 1)[-1] for e in chosen for s in e.scripts}
     other = None if exact or not entries else ", ".join(e.version for e in entries)
     return _Used(frozenset(paths), frozenset(scripts), other)
@@ -523,6 +513,8 @@ def _measure_distribution(
     tally = _Tally()
     compiled = _compiled(dist.files, cache_tag) if cache_tag else []
     extra = [p for p in compiled if _join(root, p) not in claimed]
+    classifier = Classifier(dist.name, dist.files, dist.dist_info)
+    removable = [0, 0]
     for path in (*dist.files, *_metadata_paths(root, dist.dist_info), *extra):
         if path in extra and _lstat(_join(root, path)) is None:
             continue
@@ -536,9 +528,12 @@ def _measure_distribution(
         if not _countable(st):
             continue
         claimed.add(absolute)
-        category = categorize(path, dist.dist_info)
+        category = classifier.category(path)
         is_used = used is not None and (category == "metadata" or used.covers(path))
         tally.add(category, st.st_size, is_used)
+        if classifier.removable(path):
+            removable[0] += 1
+            removable[1] += st.st_size
     total = tally.total()
     return DistributionReport(
         name=dist.name,
@@ -550,12 +545,15 @@ def _measure_distribution(
         categories=tally.ordered(),
         profile_version=used.profile_version if used else None,
         missing=tally.missing,
+        removable_files=removable[0],
+        removable_bytes=removable[1],
+        removable_categories=tuple(c for c in CATEGORIES if classifier.removable_category(c)),
+        removed=_removal(root, dist.dist_info),
     )
 
 
 def _measure_unowned(roots: Iterable[str], claimed: set[str]) -> Unowned:
-    tally = _Tally()
-    paths: list[str] = []
+    found: list[tuple[str, str, int]] = []
     for root in roots:
         for absolute in _walk_files(root):
             if absolute in claimed:
@@ -564,14 +562,51 @@ def _measure_unowned(roots: Iterable[str], claimed: set[str]) -> Unowned:
             if st is None or not _countable(st):
                 continue
             claimed.add(absolute)
-            relative = os.path.relpath(absolute, root).replace(os.sep, "/")
-            first = relative.split("/", 1)[0]
-            dist_info = first if first.endswith(_METADATA_DIRS) else ""
-            tally.add(categorize(relative, dist_info), st.st_size, False)
-            paths.append(absolute)
+            found.append(
+                (absolute, os.path.relpath(absolute, root).replace(os.sep, "/"), st.st_size)
+            )
+    classifier = Classifier("", [relative for _, relative, _ in found], "")
+    tally = _Tally()
+    removable = 0
+    for _, relative, size in found:
+        first = relative.split("/", 1)[0]
+        metadata = first.endswith(_METADATA_DIRS)
+        tally.add("metadata" if metadata else classifier.category(relative), size, False)
+        removable += size if not metadata and classifier.removable(relative) else 0
     total = tally.total()
     return Unowned(
-        files=total.files, bytes=total.bytes, categories=tally.ordered(), paths=tuple(sorted(paths))
+        files=total.files,
+        bytes=total.bytes,
+        categories=tally.ordered(),
+        paths=tuple(sorted(a for a, _, _ in found)),
+        removable_bytes=removable,
+    )
+
+
+def _removal(root: str, dist_info: str) -> Removal | None:
+    """What the manifest of a lean distribution says it lost, less what is back on disk;
+    None for a distribution without a readable manifest."""
+    manifest, issues = Manifest.read(str(Path(root, dist_info, layout.MANIFEST_NAME)))
+    if manifest is None or issues:
+        return None
+    data = layout.data_prefix(manifest.original.record.split("/")[0]) if manifest.original else "\0"
+    removed = {}
+    for path, size in manifest.removed.items():
+        installed = layout.installed_path(path, data)
+        where = Path(_join(root, installed if installed is not None else path))
+        if not (where.is_file() and not layout.is_stub_file(where)):
+            removed[path] = size
+    classifier = Classifier(manifest.name, removed, dist_info)
+    categories: dict[Category, int] = {}
+    for path, size in removed.items():
+        category = classifier.category(path)
+        categories[category] = categories.get(category, 0) + size
+    return Removal(
+        decision=manifest.decision,
+        files=len(removed),
+        bytes=sum(removed.values()),
+        categories={c: categories[c] for c in CATEGORIES if c in categories},
+        profile=manifest.profile_label,
     )
 
 
@@ -615,112 +650,3 @@ def build_report(env: Environment, profile: Profile | None = None) -> Report:
         unowned=_measure_unowned(roots, claimed),
         has_profile=profile is not None,
     )
-
-
-# -- rendering ------------------------------------------------------------------------
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1e6:,.1f}"
-
-
-def _pct(share: float) -> str:
-    return f"{share * 100:.1f}%"
-
-
-def _table(headers: list[str], rows: list[list[str]], *, left: int) -> list[str]:
-    """A Markdown pipe table, padded; the first ``left`` columns left-aligned, the rest right."""
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: list[str]) -> str:
-        pairs = enumerate(zip(cells, widths, strict=True))
-        padded = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in pairs]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = ["-" * (w + 2) if i < left else "-" * (w + 1) + ":" for i, w in enumerate(widths)]
-    return [line(headers), "|" + "|".join(rule) + "|", *(line(r) for r in rows)]
-
-
-def _dev_bytes(categories: Mapping[Category, CategoryUsage]) -> int:
-    return sum(categories[c].bytes for c in NOT_NEEDED_TO_RUN if c in categories)
-
-
-def _row(
-    name: str,
-    version: str,
-    files: int,
-    size: int,
-    used: int,
-    categories: Mapping[Category, CategoryUsage],
-    has_profile: bool,
-) -> list[str]:
-    head = [name, version, f"{files:,}", _mb(size)]
-    if has_profile:
-        return [*head, _mb(used), _mb(size - used), _pct(_share(size - used, size))]
-    dev = _dev_bytes(categories)
-    return [*head, _mb(dev), _pct(_share(dev, size))]
-
-
-def _distribution_table(report: Report, top: int) -> list[str]:
-    p = report.has_profile
-    dists = sorted(report.distributions, key=lambda d: (-d.bytes, d.name))
-    rows = []
-    for d in dists[:top]:
-        version = d.version + (f" (profile: {d.profile_version})" if d.profile_version else "")
-        rows.append(_row(d.name, version, d.files, d.bytes, d.used_bytes, d.categories, p))
-    rest = dists[top:]
-    if rest:
-        cats = _sum_categories(d.categories for d in rest)
-        used = sum(d.used_bytes for d in rest)
-        files, size = sum(d.files for d in rest), sum(d.bytes for d in rest)
-        rows.append(_row(f"({len(rest)} more)", "", files, size, used, cats, p))
-    u = report.unowned
-    if u.files:
-        rows.append(_row("(no distribution)", "", u.files, u.bytes, 0, u.categories, p))
-    t = report.totals
-    rows.append(_row("total", "", t.files, t.bytes, t.used_bytes, t.categories, p))
-    tail = ["MB used", "MB unused", "% unused"] if p else ["MB tests+headers+stubs", "%"]
-    return _table(["distribution", "version", "files", "MB installed", *tail], rows, left=2)
-
-
-def _category_table(report: Report) -> list[str]:
-    totals = report.totals
-    rows = []
-    for category in CATEGORIES:
-        c = totals.categories.get(category, CategoryUsage())
-        cells = [category, f"{c.files:,}", _mb(c.bytes)]
-        if report.has_profile:
-            cells += [_mb(c.used_bytes), _mb(c.unused_bytes)]
-        rows.append([*cells, _pct(_share(c.bytes, totals.bytes))])
-    tail = ["MB used", "MB unused"] if report.has_profile else []
-    return _table(["category", "files", "MB installed", *tail, "% of installed"], rows, left=1)
-
-
-def _summary(report: Report) -> list[str]:
-    t = report.totals
-    lines = [
-        f"Installed: {_mb(t.bytes)} MB in {t.files:,} files "
-        f"({len(report.distributions)} distributions; {report.unowned.files:,} files "
-        f"owned by none)."
-    ]
-    if report.has_profile:
-        lines.append(f"Used by the profile: {_mb(t.used_bytes)} MB in {t.used_files:,} files.")
-        why = "never used by the profile"
-    else:
-        why = "tests, headers and type stubs, which no program needs to run; pass a profile"
-        why += " to measure what a workload never used"
-    lines.append(
-        f"Bloat: {_mb(report.bloat_bytes)} MB, {_pct(report.bloat_share)} of the bytes ({why})."
-    )
-    if t.missing:
-        lines.append(f"Missing: {t.missing:,} files listed in a RECORD are not on disk.")
-    return lines
-
-
-def render_table(report: Report, *, top: int = 30) -> str:
-    """The report as plain text: Markdown tables of the ``top`` distributions by size and
-    of the categories, then the totals. Sizes in MB (10^6 bytes) with one decimal."""
-    env = report.environment
-    head = [f"Python {env.python} at {env.prefix} ({', '.join(env.site_packages)})", ""]
-    body = [*_distribution_table(report, top), "", *_category_table(report), ""]
-    return "\n".join([*head, *body, *_summary(report)]) + "\n"

@@ -1,91 +1,66 @@
-"""Resolution: ask the target's own pip what it would install, reading metadata only.
+"""Resolution: what the target's installer would install, from metadata only.
 
-Runs ``python -m pip install --dry-run --ignore-installed --report -`` with the user's
-requirements and pip options, and turns pip's installation report into a Resolution.
-``fetch`` then brings only the files the plan needs into the cache, each checked against
-the hash the report gave.
+Two readers make the same ``Resolution``: one of pip's installation report (``pip install
+--dry-run --ignore-installed --report -``, the reference) and one of the PEP 751 lock
+that ``uv pip compile --format pylock.toml`` writes (much faster; ``target.TargetPip``
+chooses). ``extras_only`` says which distributions only the extras the user asked for
+(``pip install a[x]``) bring in: from the requirement graph of pip's report, or, for
+uv, from a second resolution without those extras.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from lean_install.cache import file_sha256
-from lean_install.errors import (
-    EnvironmentInspectionError,
-    HashMismatchError,
-    PipError,
-    ResolutionError,
-    ToolMissingError,
-)
+from lean_install.errors import ResolutionError
 
-if TYPE_CHECKING:
-    from lean_install.cache import Cache
-    from lean_install.environment import Environment
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 __all__ = [
     "ResolvedDistribution",
     "Resolution",
-    "resolve",
-    "index_options",
-    "fetch",
-    "INDEX_OPTIONS_WITH_VALUE",
-    "INDEX_FLAGS",
+    "from_pip_report",
+    "find_report",
+    "from_uv_lock",
 ]
 
-INDEX_OPTIONS_WITH_VALUE = frozenset(
-    {
-        "-i",
-        "--index-url",
-        "--extra-index-url",
-        "-f",
-        "--find-links",
-        "--trusted-host",
-        "--cert",
-        "--client-cert",
-        "--proxy",
-        "--retries",
-        "--timeout",
-    }
-)
-"""pip options (taking a value) that say where files come from and how to reach them."""
-INDEX_FLAGS = frozenset({"--no-index", "--pre"})
-
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_TAIL_LINES = 25
 
 
 @dataclass(frozen=True, kw_only=True)
 class ResolvedDistribution:
-    """One distribution pip would install, as its report describes it."""
+    """One distribution the installer would install."""
 
     name: NormalizedName
     version: str
     url: str
-    """Where pip found the file (``https://...`` or ``file:///...``)."""
+    """Where the file is (``https://...`` or ``file:///...``); for a local directory or a
+    VCS checkout, what pip was given."""
     filename: str
     sha256: str | None
-    """The hash pip's report gives for the file (None if the index gave none)."""
+    """The hash the index gave for the file (None if it gave none)."""
     requested: bool
     """Named on the command line (or in a -r file), not only pulled in as a dependency."""
     requested_extras: tuple[str, ...] = ()
     requires_dist: tuple[str, ...] = ()
-    provides_extra: tuple[str, ...] = ()
     is_direct: bool = False
     """Asked for by URL or path (``pkg @ https://...``, ``./pkg.whl``), not found on an index."""
     is_archive: bool = True
     """A file (wheel or sdist); False for a local directory or a VCS checkout."""
+    size: int | None = None
 
     @property
     def is_wheel(self) -> bool:
@@ -102,12 +77,11 @@ class ResolvedDistribution:
             name=canonicalize_name(str(metadata["name"])),
             version=str(metadata["version"]),
             url=url,
-            filename=_url_filename(url),
+            filename=url_filename(url),
             sha256=_archive_sha256(archive) if isinstance(archive, Mapping) else None,
             requested=bool(item.get("requested", False)),
             requested_extras=tuple(item.get("requested_extras") or ()),
             requires_dist=tuple(metadata.get("requires_dist") or ()),
-            provides_extra=tuple(metadata.get("provides_extra") or ()),
             is_direct=bool(item.get("is_direct", False)),
             is_archive=isinstance(archive, Mapping),
         )
@@ -117,29 +91,21 @@ class ResolvedDistribution:
 class Resolution:
     distributions: tuple[ResolvedDistribution, ...]
     marker_environment: dict[str, str] = field(default_factory=dict)
-    """pip's report ``environment``: the marker values of the target interpreter."""
-    pip_version: str = ""
-
-    @classmethod
-    def from_report(cls, report: Mapping[str, Any]) -> Resolution:
-        """Read pip's installation report; a malformed one raises ResolutionError."""
-        try:
-            dists = tuple(ResolvedDistribution.from_report_item(i) for i in report["install"])
-            environment = {str(k): str(v) for k, v in report.get("environment", {}).items()}
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ResolutionError(f"pip's report is not as expected ({exc!r})") from None
-        return cls(
-            distributions=dists,
-            marker_environment=environment,
-            pip_version=str(report.get("pip_version", "")),
-        )
+    """The marker values of the target interpreter."""
+    extras_only: Mapping[NormalizedName, tuple[str, ...]] = field(default_factory=dict)
+    """Distributions only requested extras need, each with what requires it."""
+    resolver: str = "pip"
 
     def distribution(self, name: str) -> ResolvedDistribution | None:
         key = canonicalize_name(name)
         return next((d for d in self.distributions if d.name == key), None)
 
+    @property
+    def requested(self) -> tuple[NormalizedName, ...]:
+        return tuple(d.name for d in self.distributions if d.requested)
 
-def _url_filename(url: str) -> str:
+
+def url_filename(url: str) -> str:
     path = urlsplit(url).path.rstrip("/")
     return unquote(path.rsplit("/", 1)[-1])
 
@@ -152,50 +118,10 @@ def _archive_sha256(archive: Mapping[str, Any]) -> str | None:
     return value.lower() if algorithm == "sha256" and value else None
 
 
-# -- running pip ---------------------------------------------------------------------------
+# -- pip's report -----------------------------------------------------------------------------
 
 
-def _pip_environ() -> dict[str, str]:
-    """The caller's environment, with pip's output kept plain (rich honours FORCE_COLOR)."""
-    environ = {k: v for k, v in os.environ.items() if k not in {"FORCE_COLOR", "CLICOLOR_FORCE"}}
-    environ.update(NO_COLOR="1", PYTHONIOENCODING="utf-8")
-    return environ
-
-
-def _run_pip(env: Environment, command: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(
-            list(command),
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            env=_pip_environ(),
-            check=False,
-        )
-    except OSError as exc:
-        raise EnvironmentInspectionError(env.executable, f"cannot run: {exc}") from None
-
-
-def _tail(text: str) -> str:
-    return "\n".join(_ANSI.sub("", text).strip().splitlines()[-_TAIL_LINES:])
-
-
-def _raise_for_pip(
-    env: Environment, command: Sequence[str], done: subprocess.CompletedProcess[str]
-) -> NoReturn:
-    """Turn a failed pip run into the error that says what went wrong."""
-    output = done.stderr if done.stderr.strip() else done.stdout
-    if "No module named pip" in output:
-        raise ToolMissingError("pip", f"{env.executable} -m ensurepip --upgrade")
-    if "no such option: --report" in output or "no such option: --dry-run" in output:
-        raise ToolMissingError("pip >= 23", f"{env.executable} -m pip install --upgrade pip")
-    if done.returncode == 2:  # pip's usage error: an option it does not know
-        raise PipError(command, done.returncode, output)
-    raise ResolutionError(_tail(output) or f"pip exited with status {done.returncode}")
-
-
-def _find_report(stdout: str) -> dict[str, Any]:
+def find_report(stdout: str, tail: str) -> dict[str, Any]:
     """The JSON report in pip's stdout, even with log lines (``-v``, configs) around it."""
     text = _ANSI.sub("", stdout)
     decoder = json.JSONDecoder()
@@ -206,123 +132,136 @@ def _find_report(stdout: str) -> dict[str, Any]:
             continue
         if isinstance(value, dict) and "install" in value:
             return value
-    raise ResolutionError("pip printed no installation report:\n" + _tail(stdout))
+    raise ResolutionError("pip printed no installation report:\n" + tail)
 
 
-def resolve(env: Environment, pip_args: Sequence[str]) -> Resolution:
-    """What the target's pip would install for ``pip_args``, from metadata only.
+def from_pip_report(report: Mapping[str, Any]) -> Resolution:
+    """Read pip's installation report; a malformed one raises ResolutionError."""
+    try:
+        dists = tuple(ResolvedDistribution.from_report_item(i) for i in report["install"])
+        environment = {str(k): str(v) for k, v in report.get("environment", {}).items()}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ResolutionError(f"pip's report is not as expected ({exc!r})") from None
+    resolution = Resolution(distributions=dists, marker_environment=environment)
+    return replace(resolution, extras_only=_extras_only(resolution))
 
-    ``pip_args`` are the user's requirements and pip options, passed through verbatim.
+
+def _extras_only(resolution: Resolution) -> dict[NormalizedName, tuple[str, ...]]:
+    base = _needed_by(resolution, user_extras=False)
+    everything = _needed_by(resolution, user_extras=True)
+    return {
+        d.name: tuple(sorted(everything.get(d.name, ())))
+        for d in resolution.distributions
+        if not d.requested and d.name not in base
+    }
+
+
+def _needed_by(resolution: Resolution, *, user_extras: bool) -> dict[NormalizedName, set[str]]:
+    """Distributions reachable from the requested ones, each with what requires it.
+
+    Extras that a requirement names (``b[fast]``) are followed: the requirer needs them.
+    Extras the user asked for (``pip install a[x]``) only when ``user_extras``.
     """
-    command = [
-        env.executable,
-        *("-m", "pip", "install", "--dry-run", "--ignore-installed"),
-        *("--report", "-", "-q"),
-        *pip_args,
-    ]
-    done = _run_pip(env, command)
-    if done.returncode != 0:
-        _raise_for_pip(env, command, done)
-    return Resolution.from_report(_find_report(done.stdout))
-
-
-def index_options(pip_args: Sequence[str]) -> list[str]:
-    """The options in ``pip_args`` that choose sources, for later pip calls to reuse.
-
-    Keeps --index-url/-i, --extra-index-url, --find-links/-f, --no-index, --pre,
-    --trusted-host and the connection options (--cert, --client-cert, --proxy, --retries,
-    --timeout), in their order, in every spelling pip takes (``--opt value``,
-    ``--opt=value``, ``-ivalue``). Options inside ``-r`` files are not read.
-    """
-    kept: list[str] = []
-    args = list(pip_args)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in INDEX_FLAGS:
-            kept.append(arg)
-        elif arg in INDEX_OPTIONS_WITH_VALUE:
-            kept.extend(args[i : i + 2])
-            i += 1
-        elif _is_joined_index_option(arg):
-            kept.append(arg)
-        i += 1
-    return kept
-
-
-def _is_joined_index_option(arg: str) -> bool:
-    """``--index-url=URL`` or ``-iURL``: an index option and its value in one argument."""
-    if arg.startswith("--"):
-        option, eq, _ = arg.partition("=")
-        return bool(eq) and option in INDEX_OPTIONS_WITH_VALUE
-    return arg[:2] in {"-i", "-f"} and len(arg) > 2
-
-
-# -- fetching ------------------------------------------------------------------------------
-
-
-def fetch(
-    env: Environment,
-    dists: Sequence[ResolvedDistribution],
-    cache: Cache,
-    pip_args: Sequence[str],
-) -> dict[NormalizedName, Path]:
-    """Bring the files of ``dists`` into the cache; map each name to its cached file.
-
-    Files already cached under their hash are not fetched again; local (``file://``) files
-    are linked or copied; remote ones come in one ``pip download --no-deps`` run with the
-    same sources as the resolution. Every file is checked against the report's sha256
-    before it enters the cache (HashMismatchError otherwise). A file the report gives no
-    sha256 for enters under its own hash, unchecked.
-    """
-    found: dict[NormalizedName, Path] = {}
-    remote: list[ResolvedDistribution] = []
-    for dist in dists:
-        cached = cache.original(dist.sha256) if dist.sha256 else None
-        if cached is not None:
-            found[dist.name] = cached
+    by_name = {d.name: d for d in resolution.distributions}
+    needed: dict[NormalizedName, set[str]] = {}
+    todo: list[tuple[NormalizedName, str]] = []
+    for dist in resolution.distributions:
+        if dist.requested:
+            needed.setdefault(dist.name, set()).add("requested")
+            extras = dist.requested_extras if user_extras else ()
+            todo += [(dist.name, ""), *((dist.name, canonicalize_name(e)) for e in extras)]
+    done: set[tuple[NormalizedName, str]] = set()
+    while todo:
+        name, extra = todo.pop()
+        if (name, extra) in done or name not in by_name:
             continue
-        scheme = urlsplit(dist.url).scheme
-        if not dist.is_archive or scheme not in {"file", "http", "https"}:
-            raise ValueError(f"{dist.name}: {dist.url} is not a file that can be fetched")
-        if scheme == "file":
-            found[dist.name] = _take_local(dist, cache)
-        else:
-            remote.append(dist)
-    if remote:
-        found.update(_download(env, remote, cache, pip_args))
-    return found
+        done.add((name, extra))
+        for req in _requirements(by_name[name], resolution.marker_environment, extra):
+            dep = canonicalize_name(req.name)
+            needed.setdefault(dep, set()).add(f"{name}[{extra}]" if extra else name)
+            todo += [(dep, ""), *((dep, canonicalize_name(e)) for e in req.extras)]
+    return needed
 
 
-def _take_local(dist: ResolvedDistribution, cache: Cache) -> Path:
-    path = Path(url2pathname(urlsplit(dist.url).path))
-    return cache.add_original(path, dist.sha256 or file_sha256(path))
+def _requirements(
+    dist: ResolvedDistribution, environment: Mapping[str, str], extra: str
+) -> list[Requirement]:
+    """The requirements of ``dist`` that apply with ``extra`` active ("" for none)."""
+    out = []
+    for text in dist.requires_dist:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue  # pip resolved with this metadata: it cannot be invalid
+        if req.marker is None:
+            out.append(req)
+            continue
+        try:
+            applies = req.marker.evaluate({**environment, "extra": extra})
+        except (UndefinedComparison, UndefinedEnvironmentName):
+            applies = True  # cannot tell: count it as needed
+        if applies:
+            out.append(req)
+    return out
 
 
-def _download(
-    env: Environment,
-    dists: Sequence[ResolvedDistribution],
-    cache: Cache,
-    pip_args: Sequence[str],
-) -> dict[NormalizedName, Path]:
-    found: dict[NormalizedName, Path] = {}
-    with cache.temporary_directory() as scratch:
-        command = [
-            env.executable,
-            *("-m", "pip", "download", "--no-deps", "-q", "-d", str(scratch)),
-            *index_options(pip_args),
-            *(d.url for d in dists),
-        ]
-        done = _run_pip(env, command)
-        if done.returncode != 0:
-            raise PipError(command, done.returncode, done.stderr + done.stdout)
-        for dist in dists:
-            saved = scratch / dist.filename
-            if not saved.is_file():
-                raise PipError(command, 0, f"pip download saved no {dist.filename}")
-            expected = dist.sha256 or file_sha256(saved)
-            try:
-                found[dist.name] = cache.add_original(saved, expected, move=True)
-            except HashMismatchError as exc:
-                raise HashMismatchError(dist.url, exc.expected, exc.actual) from None
-    return found
+# -- uv's lock --------------------------------------------------------------------------------
+
+
+def from_uv_lock(
+    text: str,
+    requested: Sequence[NormalizedName],
+    extras: Mapping[NormalizedName, tuple[str, ...]],
+    markers: Mapping[str, str],
+    base: set[NormalizedName] | None = None,
+) -> Resolution | None:
+    """The resolution in the ``pylock.toml`` text uv wrote; None if it holds something this
+    reader does not take (a package with several wheels to choose from, an archive or VCS
+    source): pip resolves then. ``base``: what the resolution without the requested
+    extras holds (None when none were requested)."""
+    try:
+        packages = tomllib.loads(text).get("packages", [])
+    except tomllib.TOMLDecodeError as exc:
+        raise ResolutionError(f"uv wrote a lock that is not TOML: {exc}") from None
+    dists = []
+    for package in packages:
+        dist = _uv_package(package, requested, extras)
+        if dist is None:
+            return None
+        dists.append(dist)
+    extras_only = {
+        d.name: ("an extra you asked for",)
+        for d in dists
+        if base is not None and d.name not in base and not d.requested
+    }
+    return Resolution(
+        distributions=tuple(dists),
+        marker_environment=dict(markers),
+        extras_only=extras_only,
+        resolver="uv",
+    )
+
+
+def _uv_package(
+    package: Mapping[str, Any],
+    requested: Sequence[NormalizedName],
+    extras: Mapping[NormalizedName, tuple[str, ...]],
+) -> ResolvedDistribution | None:
+    wheels = package.get("wheels") or []
+    sdist = package.get("sdist")
+    chosen = wheels[0] if len(wheels) == 1 else (sdist if not wheels else None)
+    if not isinstance(chosen, Mapping) or not isinstance(chosen.get("url"), str):
+        return None
+    name = canonicalize_name(str(package.get("name", "")))
+    hashes = chosen.get("hashes") or {}
+    url = str(chosen["url"])
+    return ResolvedDistribution(
+        name=name,
+        version=str(package.get("version", "")),
+        url=url,
+        filename=str(chosen.get("name") or url_filename(url)),
+        sha256=str(hashes["sha256"]).lower() if "sha256" in hashes else None,
+        requested=name in requested,
+        requested_extras=extras.get(name, ()),
+        size=chosen.get("size") if isinstance(chosen.get("size"), int) else None,
+    )

@@ -14,17 +14,11 @@ satisfies its dependents' requirements, and stubs for its top-level modules.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import re
-import struct
 import tempfile
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -33,9 +27,12 @@ from lean_install import __version__
 from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import DistributionPlan
-from lean_install.reserve import RUNTIME_FILES
-from lean_install.stubs import module_stub, stub_path
-from lean_install.wheel import Member, OriginalWheel, record_hash
+from lean_install.runtime import layout
+from lean_install.runtime.layout import MANIFEST_NAME, record_hash
+from lean_install.runtime.records import Manifest, Original
+from lean_install.stubs import module_stub, runtime_files, stub_path
+from lean_install.wheel import Member, OriginalWheel
+from lean_install.zipwriter import ZipWriter
 
 __all__ = [
     "MANIFEST_NAME",
@@ -46,7 +43,6 @@ __all__ = [
     "stub_distribution_filename",
 ]
 
-MANIFEST_NAME = "lean-install.json"
 STUB_SUMMARY = "stub installed by lean-install: the usage profile never used this distribution"
 
 _SIGNATURES = ("RECORD.jws", "RECORD.p7s")
@@ -97,10 +93,10 @@ def build_stub_distribution(plan: DistributionPlan, out_dir: Path, *, summary: s
 
 
 def _runtime_files(dist_info: str) -> list[tuple[str, Content]]:
-    """The reserve runtime, which every lean distribution with stubs carries."""
-    here = Path(__file__).parent
-    return [(f"{dist_info}/{name}", (here / source).read_bytes())
-            for source, name in RUNTIME_FILES.items()]  # fmt: skip
+    """The runtime, which every lean distribution with stubs carries in its ``.dist-info``."""
+    return [
+        (f"{dist_info}/{layout.RUNTIME_DIRECTORY}/{name}", data) for name, data in runtime_files()
+    ]
 
 
 def stripped_filename(wheel: OriginalWheel, plan: DistributionPlan) -> str:
@@ -122,7 +118,7 @@ def _escape(name: str) -> str:
 def _plan_issues(wheel: OriginalWheel, plan: DistributionPlan) -> list[str]:
     """Why ``plan`` cannot be carried out on ``wheel`` (empty if it can)."""
     issues = []
-    if plan.decision != "strip":
+    if plan.decision not in ("strip", "swap"):
         issues.append(f"the plan's decision for {plan.name} is {plan.decision}, not strip")
     if plan.name != wheel.project or not _same_version(plan.version, wheel.version):
         issues.append(
@@ -238,17 +234,17 @@ def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> No
     with ThreadPoolExecutor(max_workers=2) as pool:
         verified = pool.submit(wheel.verify_members, originals)
         original_sha256 = pool.submit(file_sha256, wheel.path)
-        writer = _ZipWriter(fd, source=wheel.fileno)
+        writer = ZipWriter(fd, source=wheel.fileno)
         rows = [_write_file(writer, wheel.record, name, content) for name, content in files]
         verified.result()
         removed = {path: wheel.members[path].size for path in plan.drop}
         record = f"{wheel.dist_info}/RECORD"
-        original = {
-            "filename": wheel.path.name,
-            "sha256": original_sha256.result(),
-            "record": record,
-            "record-hash": record_hash(wheel.read(record)),
-        }
+        original = Original(
+            filename=wheel.path.name,
+            sha256=original_sha256.result(),
+            record=record,
+            record_hash=record_hash(wheel.read(record)),
+        )
     manifest = _manifest(plan, original=original, removed=removed)
     new_info = _lean_dist_info(wheel, plan)
     rows.append(_write_file(writer, {}, f"{new_info}/{MANIFEST_NAME}", manifest))
@@ -257,7 +253,7 @@ def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> No
 
 
 def _write_file(
-    writer: _ZipWriter, record: Mapping[str, tuple[str, int | None]], name: str, content: Content
+    writer: ZipWriter, record: Mapping[str, tuple[str, int | None]], name: str, content: Content
 ) -> tuple[str, str, str]:
     """Add one file; return its RECORD row (an original member keeps its RECORD line)."""
     if isinstance(content, bytes):
@@ -269,38 +265,34 @@ def _write_file(
 
 
 def _write_new(files: list[tuple[str, Content]], dist_info: str, fd: int) -> None:
-    writer = _ZipWriter(fd, source=-1)
+    writer = ZipWriter(fd, source=-1)
     rows = [_write_file(writer, {}, name, content) for name, content in files]
     writer.add_bytes(f"{dist_info}/RECORD", _record(rows, f"{dist_info}/RECORD"))
     writer.finish()
 
 
 def _record(rows: Iterable[tuple[str, str, str]], record_path: str) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerows(rows)
-    writer.writerow((record_path, "", ""))
-    return out.getvalue().encode()
+    return layout.format_record([*rows, (record_path, "", "")]).encode()
 
 
 def _manifest(
-    plan: DistributionPlan, *, original: Mapping[str, str] | None, removed: Mapping[str, int]
+    plan: DistributionPlan, *, original: Original | None, removed: Mapping[str, int]
 ) -> bytes:
     """``lean-install.json``: what was removed from which original, by which plan and
     profile. The original's RECORD hash lets the reserve check what it brings back."""
-    data = {
-        "lean-install": __version__,
-        "name": plan.name,
-        "version": plan.version,
-        "lean-version": plan.lean_version,
-        "decision": plan.decision,
-        "plan-digest": plan.digest(),
-        "profile": {"label": plan.profile_label, "digest": plan.profile_digest},
-        "original": dict(original) if original else None,
-        "removed": dict(sorted(removed.items())),
-        "stub-modules": list(plan.stub_modules),
-    }
-    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+    return Manifest(
+        tool=__version__,
+        name=plan.name,
+        version=plan.version,
+        lean_version=plan.lean_version,
+        decision="stub" if plan.decision == "stub" else "strip",
+        plan_digest=plan.digest(),
+        profile_label=plan.profile_label,
+        profile_digest=plan.profile_digest,
+        original=original,
+        removed=removed,
+        stub_modules=plan.stub_modules,
+    ).dumps()
 
 
 def _stub_metadata(plan: DistributionPlan, summary: str) -> bytes:
@@ -319,187 +311,19 @@ def _stub_wheel_file() -> bytes:
 
 
 def _write_atomically(target: Path, write: Callable[[int], None]) -> None:
-    """Write ``target`` through a temporary file in its directory, then rename it in place."""
+    """Stream ``target`` into a temporary file in its directory, fsync it, rename it in
+    place (a wheel is written through a descriptor: ``layout.write_atomically`` takes
+    bytes). The cache, which takes it over, fsyncs its directory."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         try:
             write(fd)
             os.fchmod(fd, 0o644)
+            os.fsync(fd)
         finally:
             os.close(fd)
         Path(temporary).replace(target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-# -- a small zip writer: raw copies of compressed members, fixed attributes, zip64 ----------
-
-_LOCAL = struct.Struct("<IHHHHHIIIHH")
-_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
-_END = struct.Struct("<IHHHHIIH")
-_END64 = struct.Struct("<IQHHIIQQQQ")
-_LOCATOR64 = struct.Struct("<IIQI")
-_ZIP64_EXTRA = 0x0001
-_LIMIT32 = 0xFFFFFFFF
-_LIMIT16 = 0xFFFF
-_DOS_DATE = (1 << 5) | 1  # 1980-01-01, the earliest a zip can say
-_DOS_TIME = 0
-_UNIX = 3 << 8
-_UTF8 = 0x800
-
-
-@dataclass(frozen=True)
-class _Entry:
-    name: bytes
-    method: int
-    crc: int
-    compressed_size: int
-    size: int
-    mode: int
-    offset: int
-
-    @property
-    def flags(self) -> int:
-        return 0 if self.name.isascii() else _UTF8
-
-
-class _ZipWriter:
-    """Write a zip sequentially to a descriptor: fixed times and modes, no data descriptors.
-
-    ``add_member`` copies an original member's compressed bytes from ``source`` (a
-    descriptor) without recompressing; ``add_bytes`` stores new data uncompressed. Sizes
-    and offsets that do not fit 32 bits get zip64 fields (always, with ``force_zip64``).
-    """
-
-    def __init__(self, fd: int, *, source: int, force_zip64: bool = False) -> None:
-        self._fd = fd
-        self._source = source
-        self._force_zip64 = force_zip64
-        self._position = 0
-        self._entries: list[_Entry] = []
-
-    def add_member(self, name: str, member: Member) -> None:
-        """Copy ``member``'s compressed bytes under ``name``; only its exec bit is kept."""
-        mode = 0o100755 if member.executable else 0o100644
-        self._local_header(
-            _Entry(
-                name.encode(),
-                member.method,
-                member.crc,
-                member.compressed_size,
-                member.size,
-                mode,
-                self._position,
-            )
-        )
-        _copy_range(self._source, self._fd, member.data_offset, member.compressed_size)
-        self._position += member.compressed_size
-
-    def add_bytes(self, name: str, data: bytes) -> None:
-        """Store ``data`` (uncompressed) under ``name``, mode 0644."""
-        size = len(data)
-        entry = _Entry(name.encode(), 0, zlib.crc32(data), size, size, 0o100644, self._position)
-        self._local_header(entry)
-        self._write(data)
-
-    def _local_header(self, entry: _Entry) -> None:
-        self._entries.append(entry)
-        size, csize = entry.size, entry.compressed_size
-        zip64 = self._force_zip64 or max(csize, size) >= _LIMIT32
-        extra = struct.pack("<HHQQ", _ZIP64_EXTRA, 16, size, csize) if zip64 else b""
-        sizes = (_LIMIT32, _LIMIT32) if zip64 else (csize, size)
-        header = _LOCAL.pack(
-            0x04034B50,
-            45 if zip64 else 20,
-            entry.flags,
-            entry.method,
-            _DOS_TIME,
-            _DOS_DATE,
-            entry.crc,
-            *sizes,
-            len(entry.name),
-            len(extra),
-        )
-        self._write(header + entry.name + extra)
-
-    def finish(self) -> None:
-        """Write the central directory and the end records."""
-        start = self._position
-        self._write(b"".join(self._central(entry) for entry in self._entries))
-        self._end(start, self._position - start)
-
-    def _central(self, entry: _Entry) -> bytes:
-        values = (entry.size, entry.compressed_size, entry.offset)
-        big = [v for v in values if self._force_zip64 or v >= _LIMIT32]
-        extra = struct.pack(f"<HH{len(big)}Q", _ZIP64_EXTRA, 8 * len(big), *big) if big else b""
-        size, csize, offset = (
-            _LIMIT32 if self._force_zip64 or v >= _LIMIT32 else v for v in values
-        )
-        version = 45 if big else 20
-        return (
-            _CENTRAL.pack(
-                0x02014B50,
-                _UNIX | version,
-                version,
-                entry.flags,
-                entry.method,
-                _DOS_TIME,
-                _DOS_DATE,
-                entry.crc,
-                csize,
-                size,
-                len(entry.name),
-                len(extra),
-                0,
-                0,
-                0,
-                entry.mode << 16,
-                offset,
-            )
-            + entry.name
-            + extra
-        )
-
-    def _end(self, start: int, size: int) -> None:
-        count = len(self._entries)
-        zip64 = self._force_zip64 or count >= _LIMIT16 or max(start, size) >= _LIMIT32
-        if zip64:
-            end64 = self._position
-            self._write(
-                _END64.pack(0x06064B50, 44, _UNIX | 45, 45, 0, 0, count, count, size, start)
-                + _LOCATOR64.pack(0x07064B50, 0, end64, 1)
-            )
-            count, size, start = min(count, _LIMIT16), min(size, _LIMIT32), min(start, _LIMIT32)
-        self._write(_END.pack(0x06054B50, 0, 0, count, count, size, start, 0))
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self._position += len(data)
-
-
-def _copy_range(source: int, target: int, offset: int, count: int) -> None:
-    """Append ``count`` bytes of ``source`` from ``offset`` to ``target`` (kernel copy if any)."""
-    copy = getattr(os, "copy_file_range", None)
-    while count and copy is not None:
-        try:
-            copied = int(copy(source, target, count, offset))
-        except OSError:  # other file system, old kernel, unsupported file type
-            break
-        if copied == 0:
-            break
-        offset += copied
-        count -= copied
-    while count:
-        block = os.pread(source, min(count, 1024**2), offset)
-        if not block:
-            raise OSError(f"the archive ends {count} bytes early")
-        view = memoryview(block)
-        while view:
-            view = view[os.write(target, view) :]
-        offset += len(block)
-        count -= len(block)

@@ -1,24 +1,33 @@
-"""Stubs: what stands where removed Python code was.
+"""Stubs: what stands where removed Python code was, and the runtime they load.
 
 Importing a stub raises ``LeanInstallRemovedError``, a ``ModuleNotFoundError`` subclass,
 so ``try: import x / except ImportError:`` fallbacks keep working. The first line of its
 message says lean-install removed the module and names the distribution and the
 profile; the next gives the commands that bring it back.
 
-Before raising, a stub loads the reserve runtime from its distribution's ``.dist-info``
-(``lean_install/reserve.py``, copied there as ``RUNTIME_NAME``), which logs the miss and,
-if the environment says so, restores the module instead. Without a runtime next to it, a
-stub raises the same error; it needs nothing else installed.
+Before raising, a stub loads the runtime (``lean_install/runtime``) from the copy in its
+distribution's ``.dist-info`` (``lean_install_runtime/``), whose reserve logs the miss
+and, if the environment says so, restores the module instead. Without a runtime next to
+it, a stub raises the same error; it needs nothing else installed.
 """
 
 from __future__ import annotations
 
-__all__ = ["STUB_MARKER", "module_stub", "stub_digest", "stub_path", "is_stub_source"]
+__all__ = [
+    "module_stub",
+    "stub_digest",
+    "stub_path",
+    "runtime_files",
+    "runtime_digest",
+]
 
 import functools
 import hashlib
+from pathlib import Path
 
-from lean_install.reserve import RUNTIME_NAME, STUB_MARKER, runtime_digest
+from lean_install.runtime import layout
+
+RUNTIME_SOURCE = Path(__file__).parent / "runtime"
 
 _TEMPLATE = '''{marker}: {module} was removed from {dist} {version} by a lean install.
 import sys as _sys
@@ -38,17 +47,24 @@ def _lean_install_missing():
     )
     error = LeanInstallRemovedError(message, name={module!r})
     try:
+        import importlib
         import importlib.util
         import os
 
         root = os.path.abspath(__file__)
         for _ in range({depth}):
             root = os.path.dirname(root)
-        path = os.path.join(root, {dist_info!r}, {runtime!r})
-        spec = importlib.util.spec_from_file_location("_lean_install_reserve", path)
-        reserve = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(reserve)
-    except Exception:  # no reserve next to this stub: the plain error
+        name = {package!r}
+        if name not in _sys.modules:
+            runtime = os.path.join(root, {dist_info!r}, {runtime!r})
+            spec = importlib.util.spec_from_file_location(
+                name, os.path.join(runtime, "__init__.py"), submodule_search_locations=[runtime]
+            )
+            package = importlib.util.module_from_spec(spec)
+            _sys.modules[name] = package
+            spec.loader.exec_module(package)
+        reserve = importlib.import_module(name + ".reserve")
+    except Exception:  # no runtime next to this stub: the plain error
         raise error from None
     return reserve.missing({module!r}, __file__, root, {dist_info!r}, error)
 
@@ -62,26 +78,20 @@ def module_stub(
 ) -> str:
     """The source of the stub that replaces ``module`` (a dotted name).
 
-    ``dist_info`` names the distribution's ``.dist-info`` directory, where the reserve
-    runtime is; ``package`` says whether the stub stands for a package (``__init__.py``).
+    ``dist_info`` names the distribution's ``.dist-info`` directory, where the runtime
+    is; ``package`` says whether the stub stands for a package (``__init__.py``).
     """
     return _TEMPLATE.format(
-        marker=STUB_MARKER,
+        marker=layout.STUB_MARKER,
         module=module,
         dist=distribution,
         version=version,
         profile=profile or "(none: safe policy)",
         depth=stub_path(module, package=package).count("/") + 1,
         dist_info=dist_info,
-        runtime=RUNTIME_NAME,
+        runtime=layout.RUNTIME_DIRECTORY,
+        package=f"_lean_install_runtime_{runtime_digest()}",
     )
-
-
-@functools.cache
-def stub_digest() -> str:
-    """A digest of what a stub is made of, this template and the runtime it loads: part of
-    every lean version that has stubs, so that a change to either makes a new version."""
-    return hashlib.sha256((_TEMPLATE + runtime_digest()).encode()).hexdigest()[:12]
 
 
 def stub_path(module: str, *, package: bool) -> str:
@@ -90,5 +100,23 @@ def stub_path(module: str, *, package: bool) -> str:
     return "/".join(parts) + "/__init__.py" if package else "/".join(parts) + ".py"
 
 
-def is_stub_source(text: str) -> bool:
-    return text.startswith(STUB_MARKER)
+@functools.cache
+def runtime_files() -> tuple[tuple[str, bytes], ...]:
+    """The runtime's files (name, bytes), as each lean ``.dist-info`` carries them."""
+    return tuple((p.name, p.read_bytes()) for p in sorted(RUNTIME_SOURCE.glob("*.py")))
+
+
+@functools.cache
+def runtime_digest() -> str:
+    """A short digest of the runtime: part of every lean version that carries it, so a
+    wheel with another runtime is another version."""
+    digest = hashlib.sha256()
+    for name, data in runtime_files():
+        digest.update(name.encode() + b"\0" + data)
+    return digest.hexdigest()[:12]
+
+
+@functools.cache
+def stub_digest() -> str:
+    """A digest of what a stub is made of, this template and the runtime it loads."""
+    return hashlib.sha256((_TEMPLATE + runtime_digest()).encode()).hexdigest()[:12]

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Literal
 
 from lean_install import __version__
-from lean_install.environment import Environment
+from lean_install.environment import Environment, InstalledDistribution
 from lean_install.errors import CommandNotFoundError, EnvironmentInspectionError, ToolMissingError
-from lean_install.profile import DistributionUsage, Profile, Trace, TraceEnvironment
+from lean_install.profile import DistributionUsage, Listing, Profile, Trace, TraceEnvironment
+from lean_install.runtime import layout
 
 __all__ = [
     "Backend",
@@ -110,8 +111,20 @@ def _strace_prefix(log: Path) -> list[str]:
     strace = shutil.which("strace")
     if strace is None:
         raise ToolMissingError("strace", STRACE_HINT)
-    return [strace, "-f", "-qq", "-y", "-s", "4096", "-e", "trace=%file", "-e", "signal=none",
-            "-o", str(log)]  # fmt: skip
+    return [
+        strace,
+        "-f",
+        "-qq",
+        "-y",
+        "-s",
+        "4096",
+        "-e",
+        "trace=%file",
+        "-e",
+        "signal=none",
+        "-o",
+        str(log),
+    ]
 
 
 def run_workload(command: Sequence[str], records: Path, backend: Backend) -> int:
@@ -158,8 +171,20 @@ _CALL = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\d+)(?:<(.*)>)?")
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _DIRFD = re.compile(r"^(?:AT_FDCWD|\d+)<([^>]*)>")
 _OPENS = {"open", "openat", "openat2", "creat", "execve", "execveat"}
-_PROBES = {"stat", "lstat", "newfstatat", "fstatat64", "statx", "access", "faccessat",
-           "faccessat2", "readlink", "readlinkat", "stat64", "lstat64"}  # fmt: skip
+_PROBES = {
+    "stat",
+    "lstat",
+    "newfstatat",
+    "fstatat64",
+    "statx",
+    "access",
+    "faccessat",
+    "faccessat2",
+    "readlink",
+    "readlinkat",
+    "stat64",
+    "lstat64",
+}
 
 
 def _unescape(text: str) -> str:
@@ -240,29 +265,39 @@ def _environments(executables: Iterable[str]) -> list[Environment]:
     return envs
 
 
-def _owner(envs: Sequence[Environment], path: str) -> tuple[str, str, str, bool] | None:
-    """(name, version, RECORD path, is-metadata) of the file at ``path``, if installed."""
+def _owner(envs: Sequence[Environment], path: str) -> tuple[InstalledDistribution, str] | None:
+    """The distribution that installed the file at ``path``, and its RECORD path."""
     for env in envs:
         found = env.owner(path)
         if found:
-            dist, record_path = found
-            return dist.name, dist.version, record_path, dist.is_metadata(record_path)
+            return found
     return None
-
-
-def _source_of_pyc(record_path: str) -> str | None:
-    head, _, tail = record_path.rpartition("/__pycache__/")
-    if not tail.endswith(".pyc"):
-        return None
-    module = tail.split(".", 1)[0]
-    return f"{head}/{module}.py" if head else f"{module}.py"
 
 
 @dataclass
 class _Usage:
+    dist: InstalledDistribution
     files: set[str] = field(default_factory=set)
     probed: set[str] = field(default_factory=set)
     scripts: set[str] = field(default_factory=set)
+
+
+def listing_of(dist: InstalledDistribution) -> Listing:
+    """Every file a distribution has, for a profile: its RECORD but bytecode (installers
+    differ in recording it), its metadata and what lies outside its root."""
+    return Listing.of(
+        p
+        for p in dist.files
+        if "__pycache__/" not in p and not p.startswith("../") and not dist.is_metadata(p)
+    )
+
+
+GPU_DRIVER = ("libcuda.so",)
+"""A process that mapped the CUDA driver library used a GPU."""
+
+
+def used_gpu(raw: RawUsage) -> bool:
+    return any(os.path.basename(p).startswith(GPU_DRIVER) for p in raw.loaded)
 
 
 def _listed_files(listed: Iterable[str]) -> set[str]:
@@ -286,17 +321,17 @@ def attribute(raw: RawUsage, envs: Sequence[Environment]) -> tuple[list[Distribu
         if owner is None:
             outside += loaded and os.path.isfile(path)
             continue
-        name, version, record_path, is_metadata = owner
-        if is_metadata:
+        dist, record_path = owner
+        if dist.is_metadata(record_path):
             continue
-        entry = usage.setdefault((name, version), _Usage())
+        entry = usage.setdefault((dist.name, dist.version), _Usage(dist))
         if record_path.startswith("../"):
             if loaded:
                 entry.scripts.add(record_path.rsplit("/", 1)[-1])
             continue
         (entry.files if loaded else entry.probed).add(record_path)
-        source = _source_of_pyc(record_path) if loaded else None
-        if source is not None:
+        source = layout.source_of_bytecode(record_path) if loaded else None
+        if source is not None and source in dist.file_set:
             entry.files.add(source)
     dists = [
         DistributionUsage(
@@ -305,6 +340,7 @@ def attribute(raw: RawUsage, envs: Sequence[Environment]) -> tuple[list[Distribu
             files=tuple(u.files),
             probed=tuple(u.probed),
             scripts=tuple(u.scripts),
+            listing=listing_of(u.dist),
         )
         for (name, version), u in usage.items()
     ]
@@ -353,6 +389,7 @@ def trace(command: Sequence[str], *, backend: Backend = "python") -> TraceResult
         user=_user(),
         processes=raw.processes,
         outside_files=outside,
+        gpu=used_gpu(raw),
         environment=_trace_environment(envs),
     )
     profile = Profile(traces=(record,), distributions=tuple(dists))

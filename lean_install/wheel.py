@@ -24,11 +24,8 @@ import hashlib
 import io
 import os
 import posixpath
-import re
-import shutil
 import stat
 import struct
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -47,9 +44,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from lean_install import elf
 from lean_install.errors import WheelError
-from lean_install.plan import WheelListing
+from lean_install.listing import WheelListing
+from lean_install.runtime import dynlib
+from lean_install.runtime.layout import record_hash, unsafe_path_reason
 
 __all__ = [
     "MAX_MEMBERS",
@@ -74,17 +72,10 @@ HASH_ALGORITHMS = frozenset(
 )
 """RECORD hash algorithms accepted: sha256 or stronger (the wheel spec forbids md5, sha1)."""
 
-_SPOOL_IN_MEMORY = 32 * 1024**2
 _CHUNK = 1024**2
 _MAX_SYMLINK_TARGET = 4096
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _UNSIGNED_FILES = ("RECORD", "RECORD.jws", "RECORD.p7s")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-
-
-def record_hash(data: bytes) -> str:
-    """The RECORD hash field of ``data``: ``sha256=<urlsafe base64, no padding>``."""
-    return "sha256=" + _b64(hashlib.sha256(data).digest())
 
 
 def _b64(digest: bytes) -> str:
@@ -250,25 +241,22 @@ class OriginalWheel:
             issues.append(f"{name} cannot be read ({exc})")
             return None
 
-    def listing(self) -> WheelListing:
-        """Members and sizes, DT_NEEDED of ELF shared objects (read lazily), entry points."""
+    def listing(self, known: Mapping[str, dynlib.Dynamic] | None = None) -> WheelListing:
+        """Members and sizes, entry points, and the dynamic facts of the shared objects,
+        read on first use (``known``: facts already read, by a cache)."""
         if self._listing is None:
             shared = [
                 m.name
                 for m in self.members.values()
-                if elf.is_shared_object_name(m.name) and not m.is_symlink
+                if dynlib.is_shared_object_name(m.name) and not m.is_symlink
             ]
             self._listing = WheelListing(
                 dist_info=self.dist_info,
                 members={m.name: m.size for m in self.members.values()},
-                needed=_LazyNeeded(self.path, shared),
+                dynamic=LazyDynamic(self.path, shared, known),
                 entry_points=self.entry_points,
             )
         return self._listing
-
-    def _needed(self, member: Member) -> tuple[str, ...] | None:
-        """DT_NEEDED of ``member`` if it is an ELF file (None if not)."""
-        return _read_needed(self._zip, member.name)
 
     def verify_members(self, paths: Iterable[str], *, workers: int | None = None) -> None:
         """Check each member's content against RECORD (hash, size) and its CRC-32.
@@ -359,20 +347,6 @@ def _name_issues(infos: list[zipfile.ZipInfo]) -> list[str]:
     return issues
 
 
-def unsafe_path_reason(path: str) -> str | None:
-    """Why ``path`` (a member or RECORD path) could land outside the install root, if it could."""
-    if "\\" in path:
-        return "contains a backslash"
-    if path.startswith("/") or _DRIVE.match(path):
-        return "is absolute"
-    parts = path[:-1].split("/") if path.endswith("/") else path.split("/")
-    if ".." in parts:
-        return "has a '..' component"
-    if "" in parts or "." in parts:
-        return "is not a normalized relative path"
-    return None
-
-
 def _size_issues(infos: list[zipfile.ZipInfo]) -> list[str]:
     issues = []
     if len(infos) > MAX_MEMBERS:
@@ -395,8 +369,10 @@ def _size_issues(infos: list[zipfile.ZipInfo]) -> list[str]:
         if info.flag_bits & 0x1:
             issues.append(f"{info.filename} is encrypted")
         elif info.flag_bits & 0x60:  # zipfile refuses to read these (NotImplementedError)
-            issues.append(f"{info.filename} is strongly encrypted or patched data (flag bits "
-                          f"{info.flag_bits:#06x})")  # fmt: skip
+            issues.append(
+                f"{info.filename} is strongly encrypted or patched data (flag bits "
+                f"{info.flag_bits:#06x})"
+            )
     return issues
 
 
@@ -591,24 +567,30 @@ def _check_coverage(
     )
 
 
-class _LazyNeeded(Mapping[str, tuple[str, ...]]):
-    """DT_NEEDED per shared-object member, read from the wheel on first access only.
+class LazyDynamic(Mapping[str, dynlib.Dynamic]):
+    """The dynamic facts of each shared-object member, read from the wheel on first access.
 
-    Reading it inflates the member, so a plan that never asks about a library never
-    pays for it.
+    Reading one inflates the member up to its dynamic section (near its end, in most
+    libraries), so a plan that never asks about a library never pays for it. ``known``
+    holds facts read before (by lean-install's cache); ``read`` says what was read here.
     """
 
-    def __init__(self, path: Path, names: Iterable[str]) -> None:
+    def __init__(
+        self, path: Path, names: Iterable[str], known: Mapping[str, dynlib.Dynamic] | None = None
+    ) -> None:
         self._path = path
         self._names = dict.fromkeys(names)
-        self._known: dict[str, tuple[str, ...]] = {}
+        self._known: dict[str, dynlib.Dynamic] = {
+            n: d for n, d in (known or {}).items() if n in self._names
+        }
+        self.read: dict[str, dynlib.Dynamic] = {}
 
-    def __getitem__(self, name: str) -> tuple[str, ...]:
+    def __getitem__(self, name: str) -> dynlib.Dynamic:
         if name not in self._names:
             raise KeyError(name)
         if name not in self._known:
-            with zipfile.ZipFile(self._path) as archive:  # validated when the wheel was opened
-                self._known[name] = _read_needed(archive, name) or ()
+            with zipfile.ZipFile(self._path) as archive, archive.open(name) as member:
+                self._known[name] = self.read[name] = dynlib.read_dynamic(member)
         return self._known[name]
 
     def __contains__(self, name: object) -> bool:
@@ -619,13 +601,3 @@ class _LazyNeeded(Mapping[str, tuple[str, ...]]):
 
     def __len__(self) -> int:
         return len(self._names)
-
-
-def _read_needed(archive: zipfile.ZipFile, name: str) -> tuple[str, ...] | None:
-    """DT_NEEDED of member ``name`` if it is an ELF file (None if not)."""
-    with archive.open(name) as source:
-        if source.read(4) != elf.ELF_MAGIC:
-            return None
-    with archive.open(name) as source, tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY) as spool:
-        shutil.copyfileobj(source, spool, _CHUNK)
-        return elf.needed(spool)

@@ -60,8 +60,8 @@ def test_profile_show_prints_a_table(
 ) -> None:
     assert main(["profile", "show", str(profile_file)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["distribution", "version", "loaded", "probed", "scripts"]
-    assert out[1].split() == ["shiny", "1.0", "2", "1", "shiny-tool"]
+    assert out[0].split() == ["distribution", "version", "loaded", "probed", "listed", "scripts"]
+    assert out[1].split() == ["shiny", "1.0", "2", "1", "0", "shiny-tool"]
     assert out[3].startswith("trace 2025-01-01T00:00:00+00:00 passed")
     assert out[3].endswith(": python x.py")
 

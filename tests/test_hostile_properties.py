@@ -41,7 +41,7 @@ from packaging.utils import NormalizedName
 
 from lean_install import cli
 from lean_install.errors import LeanInstallError, LockError, WheelError
-from lean_install.lockfile import MAX_LOCK_BYTES, LeanLock, lock_digest, read_lock
+from lean_install.lock import MAX_LOCK_BYTES, LeanLock, lock_digest, read_lock
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.wheel import OriginalWheel
 

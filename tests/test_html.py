@@ -3,6 +3,7 @@ manifests, and the page as headless Chromium renders it (DOM and screenshot)."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import shutil
@@ -23,7 +24,6 @@ from lean_install.html import (
     WIDTH,
     Rect,
     Status,
-    read_removals,
     render_html,
     squarify,
     write_html,
@@ -31,7 +31,9 @@ from lean_install.html import (
 from lean_install.plan import DistributionPlan
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.report import Report, build_report
-from lean_install.strip import MANIFEST_NAME, build_stripped_wheel, build_stub_distribution
+from lean_install.report import Removal, _removal
+from lean_install.runtime.layout import MANIFEST_NAME
+from lean_install.strip import build_stripped_wheel, build_stub_distribution
 
 # -- squarify ---------------------------------------------------------------------------------
 
@@ -169,6 +171,10 @@ def report(environment: Environment) -> Report:
     return build_report(environment, make_profile())
 
 
+def read_removals(report: Report) -> dict[str, Removal]:
+    return {d.name: d.removed for d in report.distributions if d.removed}
+
+
 def test_removals_come_from_the_manifests(report: Report) -> None:
     removals = read_removals(report)
     assert set(removals) == {"beta", "gamma"}
@@ -192,26 +198,15 @@ def test_unreadable_manifests_are_skipped(tmp_path: Path) -> None:
             (info / MANIFEST_NAME).write_text(text)
     good = tmp_path / "good-1.0+lean.ab.dist-info"
     good.mkdir()
-    (good / MANIFEST_NAME).write_text('{"decision": "strip", "removed": {"good/t.pyi": 5}}')
-    report = Report.from_dict(
-        {
-            "environment": {
-                "python": "3.11",
-                "executable": "",
-                "prefix": str(tmp_path),
-                "site-packages": [str(tmp_path)],
-            },
-            "distributions": [
-                {"name": n, "version": "1.0", "files": 0, "bytes": 0}
-                for n in ("bad", "odd", "ok", "good")
-            ],
-            "unowned": {"files": 0, "bytes": 0},
-            "has-profile": False,
-        }
+    (good / MANIFEST_NAME).write_text(
+        '{"name": "good", "version": "1.0", "decision": "strip", '
+        '"removed": {"good/tests/test_t.py": 5}}'
     )
-    removals = read_removals(report)
-    assert list(removals) == ["good"]
-    assert removals["good"].categories == {"type-stubs": 5}
+    names = ("bad", "odd", "ok")
+    removals = {n: _removal(str(tmp_path), f"{n}-1.0.dist-info") for n in names}
+    assert removals == dict.fromkeys(names)
+    good_removal = _removal(str(tmp_path), good.name)
+    assert good_removal is not None and good_removal.categories == {"tests": 5}
 
 
 def frame_area(page: str, name: str) -> float:
@@ -226,7 +221,7 @@ def frame_area(page: str, name: str) -> float:
 
 def test_page_is_self_contained_and_counts_removed_bytes(report: Report) -> None:
     removals = read_removals(report)
-    page = render_html(report, removals, title='<lean> & "env"')
+    page = render_html(report, title='<lean> & "env"')
     assert "<title>&lt;lean&gt; &amp; &quot;env&quot;</title>" in page
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I)
     assert "<script" not in page.lower() and "@import" not in page and "url(http" not in page
@@ -241,13 +236,18 @@ def test_page_is_self_contained_and_counts_removed_bytes(report: Report) -> None
     assert "1 stubbed (gamma)" in page
 
 
+def without_removals(report: Report) -> Report:
+    return dataclasses.replace(report, distributions=tuple(
+        dataclasses.replace(d, removed=None) for d in report.distributions))
+
+
 def test_without_profile_or_removals(report: Report, environment: Environment) -> None:
-    page = render_html(build_report(environment))
+    page = render_html(without_removals(build_report(environment)))
     assert 'class="legend-installed"' in page and 'class="legend-used"' not in page
-    assert "tests, headers and type stubs" in page
+    assert "what no program needs to run (what --policy safe removes)" in page
     assert 'class="removed"' not in page and "MB removed" not in page
     # With a profile but no removals: used and removable only.
-    page = render_html(report)
+    page = render_html(without_removals(report))
     assert 'class="legend-used"' in page and 'class="legend-removed"' not in page
 
 

@@ -35,7 +35,7 @@ from packaging.version import Version
 
 from lean_install import cli
 from lean_install.cache import file_sha256
-from lean_install.lockfile import lock_digest
+from lean_install.lock import lock_digest
 from lean_install.profile import DistributionUsage, Profile
 
 if sys.version_info >= (3, 11):

@@ -14,21 +14,15 @@ from typing import Any
 import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 
+from lean_install.classify import REMOVABLE, REMOVABLE_WHY
 from lean_install.errors import LeanInstallError, PlanError
-from lean_install.plan import (
-    SAFE_CATEGORIES,
-    DistributionPlan,
-    Plan,
-    WheelListing,
-    decide,
-    entry_point_modules,
-    module_name,
-    plan_wheel,
-    resolve_soname,
-    source_of_pyc,
-)
+from lean_install.listing import WheelListing, entry_point_modules, top_level_modules
+from lean_install.plan import DistributionPlan, Plan
+from lean_install.planner import decide, name_stubs, plan_wheel
 from lean_install.profile import DistributionUsage, Profile
-from lean_install.resolve import Resolution, ResolvedDistribution
+from lean_install.resolve import Resolution, ResolvedDistribution, from_pip_report
+from lean_install.runtime.dynlib import Dynamic, Libraries
+from lean_install.runtime.layout import module_name, source_of_bytecode
 
 CASES = sorted((Path(__file__).parent / "data" / "plan_cases").glob("*.json"))
 DEFAULT_SIZE = 10
@@ -50,7 +44,7 @@ def _run_case(case: dict[str, Any]) -> tuple[DistributionPlan, dict[str, int]]:
     listing = WheelListing(
         dist_info=dist_info,
         members=members,
-        needed={k: tuple(v) for k, v in case.get("needed", {}).items()},
+        dynamic={k: Dynamic(needed=tuple(v)) for k, v in case.get("needed", {}).items()},
         entry_points=case.get("entry_points", ""),
     )
     usage = [
@@ -98,7 +92,7 @@ def test_cases_cover_at_least_the_issue_list() -> None:
     ],
 )
 def test_source_of_pyc(path: str, source: str | None) -> None:
-    assert source_of_pyc(path) == source
+    assert source_of_bytecode(path) == source
 
 
 @pytest.mark.parametrize(
@@ -113,6 +107,7 @@ def test_source_of_pyc(path: str, source: str | None) -> None:
         ("pkg/__init__.cpython-311-x86_64-linux-gnu.so", "pkg"),
         ("torch/lib/libc10.so", None),
         ("pkg/mod.pyi", None),
+        ("pkg/__pycache__/mod.cpython-311.pyc", "pkg.mod"),
         ("pkg-1.0.dist-info/METADATA", None),
         ("pkg/not-a-module.py", None),
         ("__init__.py", None),
@@ -136,17 +131,17 @@ def test_entry_point_modules() -> None:
 
 
 def test_resolve_soname() -> None:
-    members = ["a/libfoo.so.1", "b/libfoo.so.1", "c/libbar.so.2.4", "c/libbarbaz.so.2"]
-    assert resolve_soname("libfoo.so.1", members) == ("a/libfoo.so.1", "b/libfoo.so.1")
-    assert resolve_soname("libbar.so.2", members) == ("c/libbar.so.2.4",)
-    assert resolve_soname("libc.so.6", members) == ()
+    tree = Libraries(["a/libfoo.so.1", "b/libfoo.so.1", "c/libbar.so.2.4", "c/libbarbaz.so.2"])
+    none = Dynamic()
+    assert tree.resolve("libfoo.so.1", "x.so", none) == ("a/libfoo.so.1", "b/libfoo.so.1")
+    assert tree.resolve("libbar.so.2", "x.so", none) == ("c/libbar.so.2.4",)
+    assert tree.resolve("libc.so.6", "x.so", none) == ()
 
 
 def test_stub_plan_sizes() -> None:
     listing = WheelListing(
         dist_info="pkg-1.0.dist-info",
         members={"pkg/__init__.py": 1000, "pkg-1.0.dist-info/METADATA": 50},
-        needed={},
     )
     stub = DistributionPlan(name=NormalizedName("pkg"), version="1.0", decision="stub", reason="r")
     planned = plan_wheel(stub, listing, [], "profile")
@@ -154,9 +149,9 @@ def test_stub_plan_sizes() -> None:
 
 
 def test_safe_categories_documented() -> None:
-    names = {c.name for c in SAFE_CATEGORIES}
-    assert names == {"tests", "headers", "static-libraries", "cmake", "type-stubs", "docs"}
-    assert all(c.what and c.why and c.keep for c in SAFE_CATEGORIES)
+    assert set(REMOVABLE) == {"tests", "headers", "static-libraries", "cmake", "type-stubs", "docs"}
+    assert set(REMOVABLE_WHY) == set(REMOVABLE)
+    assert all(c.what and c.why and c.keep for c in REMOVABLE_WHY.values())
 
 
 # -- decide ----------------------------------------------------------------------
@@ -177,8 +172,26 @@ def _dist(
     )
 
 
-RESOLUTION = Resolution(
-    distributions=(
+def _resolution(dists: tuple[ResolvedDistribution, ...], markers: dict[str, str]) -> Resolution:
+    """A resolution with the extras-only set worked out, as pip's report reader does."""
+    report = {
+        "install": [
+            {
+                "metadata": {"name": d.name, "version": d.version,
+                             "requires_dist": list(d.requires_dist)},
+                "download_info": {"url": d.url, "archive_info": {}},
+                "requested": d.requested,
+                "requested_extras": list(d.requested_extras),
+            }
+            for d in dists
+        ],
+        "environment": markers,
+    }
+    return from_pip_report(report)
+
+
+RESOLUTION = _resolution(
+    (
         _dist(
             "app",
             requested=True,
@@ -192,7 +205,6 @@ RESOLUTION = Resolution(
                 "lib-b[fast]",
                 'win-only; sys_platform == "win32"',
             ),
-            provides_extra=("fancy",),
         ),
         _dist("tool", requested=True),
         _dist("lib-used"),
@@ -201,11 +213,11 @@ RESOLUTION = Resolution(
         _dist("built-from-sdist", sdist=True),
         _dist("extra-dep", requires_dist=("extra-dep-dep",)),
         _dist("extra-dep-dep"),
-        _dist("lib-b", requires_dist=('fast-dep; extra == "fast"',), provides_extra=("fast",)),
+        _dist("lib-b", requires_dist=('fast-dep; extra == "fast"',)),
         _dist("fast-dep"),
         _dist("win-only"),
     ),
-    marker_environment={"sys_platform": "linux", "python_version": "3.11"},
+    {"sys_platform": "linux", "python_version": "3.11"},
 )
 
 PROFILE = Profile(
@@ -242,10 +254,11 @@ EXPECTED_DECISIONS = {
 
 
 def test_decide_profile_policy() -> None:
-    plans = decide(RESOLUTION, PROFILE, "profile", profile_label="train.toml")
+    plans = name_stubs(decide(RESOLUTION, PROFILE, "profile", profile_label="train.toml"), PROFILE, {})
     assert {n: p.decision for n, p in plans.items()} == EXPECTED_DECISIONS
     assert plans[NormalizedName("lib-unused")].stub_modules == ("libunused",)
-    assert plans[NormalizedName("tool")].stub_modules == ("tool",)
+    assert plans[NormalizedName("tool")].stub_modules == ("tool",)  # no listing: a guess, said
+    assert "a guess" in plans[NormalizedName("tool")].notes[0]
     assert plans[NormalizedName("lib-unused")].reason == "the profile never used it"
     assert "app[fancy]" in plans[NormalizedName("extra-dep")].reason
     assert "not a wheel" in plans[NormalizedName("built-from-sdist")].reason
@@ -267,7 +280,7 @@ def test_decide_stub_names_from_namespace_paths() -> None:
             ),
         )
     )
-    plans = decide(RESOLUTION, profile, "profile")
+    plans = name_stubs(decide(RESOLUTION, profile, "profile"), profile, {})
     assert plans[NormalizedName("lib-unused")].stub_modules == ("google.protobuf",)
 
 
@@ -290,7 +303,6 @@ def test_decide_then_plan_wheel_round_trips_as_a_plan() -> None:
     listing = WheelListing(
         dist_info="app-1.0.dist-info",
         members={"app/__init__.py": 10, "app/big.py": 5000, "app-1.0.dist-info/METADATA": 9},
-        needed={},
     )
     app = plan_wheel(plans[NormalizedName("app")], listing, PROFILE.find("app"), "profile")
     assert (app.decision, app.drop, app.stub_modules) == ("strip", ("app/big.py",), ("app.big",))
@@ -300,8 +312,6 @@ def test_decide_then_plan_wheel_round_trips_as_a_plan() -> None:
 
 
 def test_top_level_modules_from_a_wheel_listing() -> None:
-    from lean_install.plan import top_level_modules
-
     names = [
         "yaml/__init__.py",
         "yaml/composer.py",

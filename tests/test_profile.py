@@ -276,7 +276,7 @@ _TRACE = (
 BAD_PROFILES = [
     BadProfile("not-toml", b"profile-version = 1\n[[distributions]\n", "line 2", "not valid TOML"),
     BadProfile("not-utf8", b"profile-version = 1\n# caf\xe9\n", "", "not UTF-8"),
-    BadProfile("version-2", b"profile-version = 2\n", "profile-version", "unknown version 2"),
+    BadProfile("version-3", b"profile-version = 3\n", "profile-version", "unknown version 3"),
     BadProfile("version-missing", b"distributions = []\n", "profile-version", "missing"),
     BadProfile(
         "version-string", b'profile-version = "1"\n', "profile-version", "expected an integer"

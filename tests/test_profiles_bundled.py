@@ -19,7 +19,8 @@ import pytest
 from conftest import create_venv
 
 from lean_install.cli import main
-from lean_install.profile import Profile, bundled_profiles, bundled_profiles_dir
+from lean_install.catalog import bundled_profiles, bundled_profiles_dir
+from lean_install.profile import Profile
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "profiles"
@@ -171,7 +172,7 @@ def test_the_wheel_ships_the_profiles_and_the_installed_cli_lists_them(tmp_path:
                             check=True, capture_output=True, text=True).stdout  # fmt: skip
     for name in CURATED:
         assert f"{name}: " in listed
-    code = "from lean_install.profile import bundled_profiles_dir as d; print(d())"
+    code = "from lean_install.catalog import bundled_profiles_dir as d; print(d())"
     where = subprocess.run([str(python), "-c", code], cwd=tmp_path, check=True,
                            capture_output=True, text=True).stdout.strip()  # fmt: skip
     assert "site-packages" in where and where.endswith("lean_install/profiles")

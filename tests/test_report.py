@@ -15,15 +15,9 @@ from packaging.utils import NormalizedName
 
 from lean_install.environment import Environment
 from lean_install.profile import DistributionUsage, Profile
-from lean_install.report import (
-    CATEGORIES,
-    Category,
-    DistributionReport,
-    Report,
-    build_report,
-    categorize,
-    render_table,
-)
+from lean_install.classify import CATEGORIES, REMOVABLE, Category, Classifier
+from lean_install.report import DistributionReport, Report, build_report
+from lean_install.text import render_table
 
 NATIVE = b"\x7fELF" + bytes(1000)
 LIBFOO = bytes(300)
@@ -140,8 +134,12 @@ CASES: list[tuple[str, Category]] = [
     ("alpha/libx.dylib", "shared-library"),
     ("alpha/_x.PYD", "shared-library"),
     ("alpha/x.dll", "shared-library"),
-    ("alpha/libx.a", "data"),
-    ("alpha/x.lib", "data"),
+    ("alpha/libx.a", "static-libraries"),
+    ("alpha/x.lib", "static-libraries"),
+    ("alpha/lib/cmake/AlphaConfig.cmake", "cmake"),
+    ("alpha/docs/guide.txt", "docs"),
+    ("alpha/README.md", "docs"),
+    ("alpha/standalone.pyi", "data"),  # a .pyi beside no module: a type checker's data
     ("alpha/x.so.bak", "data"),
     ("alpha/so.txt", "data"),
     ("alpha/__pycache__/core.cpython-311.pyc", "bytecode"),
@@ -152,13 +150,24 @@ CASES: list[tuple[str, Category]] = [
 ]
 
 
+CLASSIFIER = Classifier("alpha", [p for p, _ in CASES] + ["alpha/__init__.py"], "alpha-1.0.dist-info")
+
+
 @pytest.mark.parametrize(("path", "category"), CASES)
 def test_categorize(path: str, category: Category) -> None:
-    assert categorize(path, "alpha-1.0.dist-info") == category
+    assert CLASSIFIER.category(path) == category
 
 
 def test_categorize_metadata_only_in_own_dist_info() -> None:
-    assert categorize("beta-2.0.dist-info/METADATA", "alpha-1.0.dist-info") == "data"
+    assert CLASSIFIER.category("beta-2.0.dist-info/METADATA") == "data"
+
+
+def test_headers_stay_where_c_sources_ship_and_build_tools_keep_theirs() -> None:
+    paths = ["t/include/a.h", "t/csrc/k.cpp", "t/x.cmake", "t/m.py", "t/m.pyi"]
+    assert Classifier("t", paths, "t-1.dist-info").removable("t/include/a.h") is False
+    assert Classifier("t", paths[:1], "t-1.dist-info").removable("t/include/a.h") is True
+    tool = Classifier("pybind11", paths, "pybind11-1.dist-info")
+    assert not any(tool.removable(p) for p in ("t/include/a.h", "t/x.cmake", "t/m.pyi"))
 
 
 # -- build_report -----------------------------------------------------------------------
@@ -195,7 +204,8 @@ def test_categories_of_a_wheel(installed: tuple[Environment, Path]) -> None:
         "tests": 5,  # three files and two .pyc in alpha/tests
         "headers": 3,  # alpha.h, include/README, kernel.cuh
         "type-stubs": 2,  # __init__.pyi, py.typed
-        "data": 4,  # libstatic.a, table.csv, bin/alpha-tool, share/alpha/notes.txt
+        "static-libraries": 1,  # libstatic.a
+        "data": 3,  # table.csv, bin/alpha-tool, share/alpha/notes.txt
         "metadata": metadata,
     }
     assert alpha.categories["shared-library"].bytes == len(NATIVE) + len(LIBFOO)
@@ -247,8 +257,11 @@ def test_without_profile_bloat_is_what_no_program_needs(
     totals = report.totals
     assert not report.has_profile and report.unused_bytes is None
     assert report.bloat_basis == "categories"
-    dev = sum(totals.categories[c].bytes for c in ("tests", "headers", "type-stubs"))
+    dev = sum(totals.categories[c].bytes for c in REMOVABLE if c in totals.categories)
     assert report.bloat_bytes == dev > 0
+    assert report.bloat_bytes == sum(d.removable_bytes for d in report.distributions)
+    alpha = by_name(report)["alpha"]
+    assert set(alpha.removable_categories) == set(REMOVABLE)
     assert report.bloat_share == dev / totals.bytes
     assert totals.used_bytes == 0
 

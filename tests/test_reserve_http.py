@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import build_wheel
 
-from lean_install.reserve_http import (
+from lean_install.runtime.reserve_http import (
     RangeFile,
     RangesNotSupported,
     Stats,

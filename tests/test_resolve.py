@@ -1,4 +1,5 @@
-"""Resolution with the target's real pip, and fetching into the cache (file:// and http)."""
+"""Resolution with the target's real pip (and the same with uv), and fetching into the cache
+(file:// and http)."""
 
 from __future__ import annotations
 
@@ -14,16 +15,38 @@ from pathlib import Path
 import pytest
 from conftest import build_wheel, create_venv
 
+from lean_install import fetch as fetching
 from lean_install.cache import Cache, file_sha256
 from lean_install.environment import Environment
-from lean_install.errors import HashMismatchError, PipError, ResolutionError, ToolMissingError
-from lean_install.resolve import (
-    Resolution,
-    ResolvedDistribution,
-    fetch,
-    index_options,
-    resolve,
+from lean_install.errors import (
+    HashMismatchError,
+    PipError,
+    PlanError,
+    ResolutionError,
+    ToolMissingError,
 )
+from lean_install.plan import DistributionPlan, Source
+from lean_install.resolve import Resolution, ResolvedDistribution, from_pip_report
+from lean_install.sources import index_options
+from lean_install.target import TargetPip
+
+
+def resolve(env: Environment, args: list[str]) -> Resolution:
+    """pip's resolution: the reference."""
+    return TargetPip(env, resolver="pip").resolve(args)
+
+
+def plans(dists: object) -> list[DistributionPlan]:
+    return [
+        DistributionPlan(name=d.name, version=d.version, decision="keep", reason="test",
+                         source=Source(filename=d.filename, url=d.url, sha256=d.sha256,
+                                       archive=d.is_archive))
+        for d in dists  # type: ignore[attr-defined]
+    ]  # fmt: skip
+
+
+def fetch(env: Environment, dists: object, cache: Cache, args: list[str]) -> dict[str, Path]:
+    return fetching.fetch(plans(dists), cache, TargetPip(env), index_options(args))  # type: ignore[return-value]
 
 BACKEND = textwrap.dedent(
     """
@@ -146,14 +169,13 @@ def test_resolve_reads_names_versions_flags_and_hashes(env: Environment, wheels:
     assert (app.requested, lib.requested) == (True, False)
     assert app.requested_extras == ("fast",)
     assert app.requires_dist == ("lib>=1", 'speedup; extra == "fast"')
-    assert app.provides_extra == ("fast",)
+    assert resolution.extras_only == {"speedup": ("app[fast]",)}
     for dist in resolution.distributions:
         path = wheels / dist.filename
         assert dist.url == path.as_uri()
         assert dist.sha256 == file_sha256(path)
         assert dist.is_wheel and dist.is_archive and not dist.is_direct
     assert resolution.marker_environment["python_version"] == ".".join(env.python.split(".")[:2])
-    assert resolution.pip_version
 
 
 def test_extras_not_asked_for_are_not_resolved(env: Environment, wheels: Path) -> None:
@@ -277,7 +299,7 @@ def test_report_item_hash_forms(archive_info: dict[str, object], expected: str |
 
 def test_malformed_report_raises_resolution_error() -> None:
     with pytest.raises(ResolutionError, match="not as expected"):
-        Resolution.from_report({"install": [{"metadata": {"name": "x"}}]})
+        from_pip_report({"install": [{"metadata": {"name": "x"}}]})
 
 
 # -- index options ---------------------------------------------------------------------------
@@ -365,12 +387,19 @@ def test_second_fetch_takes_the_cached_file(env: Environment, tmp_path: Path) ->
     assert {name: path.stat().st_ino for name, path in second.items()} == inodes
 
 
-def test_fetch_refuses_what_is_not_a_file(env: Environment, tmp_path: Path) -> None:
+def test_fetch_skips_a_source_tree_and_refuses_what_is_not_a_file(
+    env: Environment, tmp_path: Path
+) -> None:
     tree = ResolvedDistribution.from_report_item(
         report_item({"url": (tmp_path / "src").as_uri(), "dir_info": {}})
     )
-    with pytest.raises(ValueError, match="not a file"):
-        fetch(env, [tree], Cache(tmp_path / "cache"), [])
+    assert fetch(env, [tree], Cache(tmp_path / "cache"), []) == {}  # handed to pip as it is
+    odd = ResolvedDistribution.from_report_item(
+        report_item({"url": "ftp://example.invalid/x-1.0.tar.gz", "archive_info": {}})
+    )
+    with pytest.raises(PlanError, match="not a file lean-install can fetch") as caught:
+        fetch(env, [odd], Cache(tmp_path / "cache"), [])
+    assert isinstance(caught.value, ValueError)
 
 
 @pytest.mark.usefixtures("no_proxy")
@@ -411,3 +440,44 @@ def test_fetch_over_http_tampered_raises_and_caches_nothing(
     assert caught.value.path == lib.url
     assert cache.original(lib.sha256) is None
     assert list((tmp_path / "cache" / "tmp").iterdir()) == []
+
+
+# -- uv resolves as pip does -------------------------------------------------------------------
+
+
+def _same_fields(resolution: Resolution) -> list[tuple[object, ...]]:
+    return sorted((d.name, d.version, d.filename, d.sha256, d.requested, d.is_archive)
+                  for d in resolution.distributions)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [["app[fast]"], ["app"], ["app", "other"], ["lib<2"], ["app[fast]", "lib==1.0"]],
+    ids=["extras", "plain", "two", "specifier", "pinned-dependency"],
+)
+def test_uv_resolves_as_pip_does(env: Environment, wheels: Path, requirements: list[str]) -> None:
+    args = offline(wheels, *requirements)
+    pip = resolve(env, args)
+    uv = TargetPip(env, resolver="uv").resolve(args)
+    assert uv.resolver == "uv" and pip.resolver == "pip"
+    assert _same_fields(uv) == _same_fields(pip)
+    assert set(uv.extras_only) == set(pip.extras_only)
+
+
+def test_uv_reads_requirement_and_constraint_files_as_pip_does(
+    env: Environment, wheels: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "req.txt").write_text("app\n")
+    (tmp_path / "constraints.txt").write_text("lib<2\n")
+    args = offline(wheels, "-r", str(tmp_path / "req.txt"), "-c", str(tmp_path / "constraints.txt"))
+    uv = TargetPip(env, resolver="uv").resolve(args)
+    assert _same_fields(uv) == _same_fields(resolve(env, args))
+
+
+def test_what_uv_cannot_be_told_is_resolved_by_pip(env: Environment, wheels: Path, tmp_path: Path) -> None:
+    tree = source_tree(tmp_path / "srcpkg")
+    target = TargetPip(env, resolver="auto")
+    assert target.resolve_with_uv(offline(wheels, str(tree))) is None  # a bare path: no name
+    assert target.resolve_with_uv(offline(wheels, "--require-hashes", "app")) is None
+    resolution = target.resolve(offline(wheels, str(tree)))
+    assert resolution.resolver == "pip" and resolution.distribution("srcpkg") is not None

@@ -22,15 +22,15 @@ from lean_install import __version__
 from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import Decision, DistributionPlan
-from lean_install.reserve import HTTP_RUNTIME_NAME, RUNTIME_NAME
+from lean_install.runtime.layout import MANIFEST_NAME, RUNTIME_DIRECTORY
 from lean_install.strip import (
-    MANIFEST_NAME,
     STUB_SUMMARY,
-    _ZipWriter,
     build_stripped_wheel,
     build_stub_distribution,
 )
+from lean_install.stubs import runtime_files
 from lean_install.wheel import OriginalWheel
+from lean_install.zipwriter import ZipWriter
 
 PROFILE = "mlp-training.toml"
 
@@ -136,8 +136,7 @@ def test_stripped_wheel_drops_files_adds_stubs_and_renames_dist_info(
             f"{info}/METADATA",
             f"{info}/WHEEL",
             f"{info}/entry_points.txt",
-            f"{info}/{RUNTIME_NAME}",
-            f"{info}/{HTTP_RUNTIME_NAME}",
+            *(f"{info}/{RUNTIME_DIRECTORY}/{name}" for name, _ in runtime_files()),
             f"{info}/{MANIFEST_NAME}",
             f"{info}/RECORD",
         ]
@@ -343,7 +342,7 @@ def test_zip64_records_are_read_by_zipfile_and_pip(venv: Path, tmp_path: Path) -
     target = tmp_path / "zip64" / original.name
     target.parent.mkdir()
     with OriginalWheel.open(original) as wheel, target.open("wb") as out:
-        writer = _ZipWriter(out.fileno(), source=wheel.fileno, force_zip64=True)
+        writer = ZipWriter(out.fileno(), source=wheel.fileno, force_zip64=True)
         for name, member in wheel.members.items():
             if name.endswith("RECORD"):
                 writer.add_bytes(name, wheel.read(name))

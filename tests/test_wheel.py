@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import build_wheel, record_hash
-from test_elf import build_libraries
+from test_dynlib import build_libraries
 
 from lean_install.errors import LeanInstallError, WheelError
 from lean_install.wheel import MAX_COMPRESSION_RATIO, OriginalWheel
@@ -94,7 +94,7 @@ def test_open_reads_a_real_wheel(tmp_path: Path) -> None:
         assert listing.dist_info == wheel.dist_info
         assert listing.members["demo_pkg/data/table.csv"] == 8
         assert set(listing.members) == set(wheel.record)
-        assert listing.needed == {}
+        assert dict(listing.dynamic) == {}
         assert "demo = demo_pkg:main" in listing.entry_points
         wheel.verify_members(wheel.members)
 
@@ -113,13 +113,13 @@ def test_listing_reads_dt_needed_of_elf_members_only(tmp_path: Path) -> None:
         ],
     )
     with OriginalWheel.open(path) as wheel:
-        needed = wheel.listing().needed
+        dynamic = wheel.listing().dynamic
     shared = {"demo/lib/libb.so", "demo/lib/liba.so", "demo.libs/libleaf.so.1"}
-    assert set(needed) == shared | {"demo/lib/notelf.so"}  # by name; read lazily
-    assert needed["demo/lib/notelf.so"] == ()
-    assert "demo/lib/elf_but_not_so.bin" not in needed
-    assert needed["demo/lib/libb.so"][0] == "liba.so"
-    assert "libleaf.so.1" in needed["demo/lib/liba.so"]
+    assert set(dynamic) == shared | {"demo/lib/notelf.so"}  # by name; read lazily
+    assert dynamic["demo/lib/notelf.so"].needed == ()
+    assert "demo/lib/elf_but_not_so.bin" not in dynamic
+    assert dynamic["demo/lib/libb.so"].needed[0] == "liba.so"
+    assert "libleaf.so.1" in dynamic["demo/lib/liba.so"].needed
 
 
 def test_symlink_inside_the_wheel_is_accepted(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""ELF: DT_NEEDED of real shared libraries built with gcc, and the closure of kept ones."""
+"""Shared libraries: the dynamic facts of real libraries built with gcc, soname resolution
+as the loader does it (run paths with $ORIGIN, then by file name), and closure."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from lean_install.elf import closure, is_shared_object_name, needed
+from lean_install.runtime.dynlib import Dynamic, Libraries, closure, is_shared_object_name, read_dynamic
+
+
+def needed(data: object) -> tuple[str, ...]:
+    return read_dynamic(data).needed  # type: ignore[arg-type]
+
+
+def deps_closure(roots: list[str], deps: dict[str, tuple[str, ...]]) -> set[str]:
+    """Closure by file name over ``deps`` (no run paths), as auditwheel lays wheels out."""
+    tree = Libraries(deps)
+    return closure(roots, lambda m: [p for s in deps.get(m, ()) for p in tree.resolve(s, m, Dynamic())])
 
 LEAF_C = "int leaf(void) { return 41; }\n"
 A_C = "int leaf(void);\nint a(void) { return leaf() + 1; }\n"
@@ -95,13 +106,13 @@ def test_closure_follows_real_libraries_across_directories(libraries: dict[str, 
         "pkg/lib/libunused.so": libraries["liba.so"],
     }
     deps = {member: needed(path.read_bytes()) for member, path in members.items()}
-    assert closure(["pkg/lib/libb.so"], deps) == {
+    assert deps_closure(["pkg/lib/libb.so"], deps) == {
         "pkg/lib/libb.so",
         "pkg/lib/liba.so",
         "pkg.libs/libleaf.so.1",
     }
-    assert closure(["pkg.libs/libleaf.so.1"], deps) == {"pkg.libs/libleaf.so.1"}
-    assert closure([], deps) == set()
+    assert deps_closure(["pkg.libs/libleaf.so.1"], deps) == {"pkg.libs/libleaf.so.1"}
+    assert deps_closure([], deps) == set()
 
 
 def test_closure_of_auditwheel_renamed_libraries_cycles_and_system_sonames() -> None:
@@ -118,7 +129,7 @@ def test_closure_of_auditwheel_renamed_libraries_cycles_and_system_sonames() -> 
         "x/libb.so": ("liba.so",),
         "y/libb.so": (),
     }
-    kept = closure(["numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"], deps)
+    kept = deps_closure(["numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so"], deps)
     assert kept == {
         "numpy/_core/_multiarray_umath.cpython-311-x86_64-linux-gnu.so",
         openblas,
@@ -126,9 +137,9 @@ def test_closure_of_auditwheel_renamed_libraries_cycles_and_system_sonames() -> 
         "numpy.libs/libquadmath-96973f99.so.0.0.0",
     }
     # a cycle terminates; a soname two members carry keeps both
-    assert closure(["x/liba.so"], deps) == {"x/liba.so", "x/libb.so", "y/libb.so"}
+    assert deps_closure(["x/liba.so"], deps) == {"x/liba.so", "x/libb.so", "y/libb.so"}
     # a root that is not an ELF member is kept as is
-    assert closure(["pkg/data.bin"], deps) == {"pkg/data.bin"}
+    assert deps_closure(["pkg/data.bin"], deps) == {"pkg/data.bin"}
 
 
 @pytest.mark.parametrize(
@@ -145,3 +156,45 @@ def test_closure_of_auditwheel_renamed_libraries_cycles_and_system_sonames() -> 
 )
 def test_is_shared_object_name(path: str, expected: bool) -> None:
     assert is_shared_object_name(path) is expected
+
+
+def test_runpath_with_origin_finds_the_library_in_another_distribution(tmp_path: Path) -> None:
+    """torch/lib/libtorch_cuda.so with RUNPATH $ORIGIN/../../nvidia/cudnn/lib needs
+    libcudnn.so.9: the loader takes nvidia/cudnn/lib/libcudnn.so.9, not another copy."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed")
+    (tmp_path / "dep.c").write_text("int dep(void) { return 1; }\n")
+    (tmp_path / "main.c").write_text("int dep(void);\nint top(void) { return dep(); }\n")
+    subprocess.run([gcc, "-shared", "-fPIC", "-Wl,-soname,libcudnn.so.9", "-o", "libcudnn.so.9",
+                    "dep.c"], cwd=tmp_path, check=True)
+    subprocess.run([gcc, "-shared", "-fPIC", "-o", "libtop.so", "main.c", "-L.", "-l:libcudnn.so.9",
+                    "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../nvidia/cudnn/lib"],
+                   cwd=tmp_path, check=True)
+    top = read_dynamic((tmp_path / "libtop.so").read_bytes())
+    assert top.needed[0] == "libcudnn.so.9"
+    assert top.runpath == ("$ORIGIN/../../nvidia/cudnn/lib",) and top.rpath == ()
+    assert read_dynamic((tmp_path / "libcudnn.so.9").read_bytes()).soname == "libcudnn.so.9"
+    tree = Libraries(["torch/lib/libtop.so", "nvidia/cudnn/lib/libcudnn.so.9",
+                      "other/libcudnn.so.9"])
+    assert tree.resolve("libcudnn.so.9", "torch/lib/libtop.so", top) == (
+        "nvidia/cudnn/lib/libcudnn.so.9",)
+    # without a run path that reaches it: every file of that name (safety beats size)
+    assert set(tree.resolve("libcudnn.so.9", "torch/lib/libtop.so", Dynamic())) == {
+        "nvidia/cudnn/lib/libcudnn.so.9", "other/libcudnn.so.9"}
+    # a run path that climbs out of the tree is ignored; the system's libraries resolve to none
+    escaping = Dynamic(runpath=("$ORIGIN/../../../../outside",))
+    assert len(tree.resolve("libcudnn.so.9", "torch/lib/libtop.so", escaping)) == 2
+    assert tree.resolve("libc.so.6", "torch/lib/libtop.so", top) == ()
+
+
+def test_read_dynamic_reads_through_a_reader_function(libraries: dict[str, Path]) -> None:
+    data = libraries["libb.so"].read_bytes()
+    reads: list[tuple[int, int]] = []
+
+    def read_at(offset: int, size: int) -> bytes:
+        reads.append((offset, size))
+        return data[offset : offset + size]
+
+    assert read_dynamic(read_at).needed == needed(data)
+    assert sum(size for _, size in reads) < len(data) + 4096 * 4  # headers and strings only

@@ -1,0 +1,71 @@
+"""Command lines that carry pip's arguments: lean-install's own options, then pip's.
+
+``install``, ``wheel`` and ``lock`` take pip's requirements and options as they are
+(``-r``, ``-c``, ``--index-url``, ...). ``split`` parses lean-install's options with the
+command's argparse parser and hands the rest to pip, after checking that every option
+left is one of pip's: a typo (``--profle``) is a usage error naming the closest option,
+not a pip error. ``-h``/``--help`` anywhere is lean-install's help, so ``pip install
+--lean --help`` (through the shell hook) shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from collections.abc import Sequence
+
+from lean_install.errors import UsageError
+from lean_install.sources import PIP_FLAGS, PIP_OPTIONS_WITH_VALUE
+
+__all__ = ["wants_help", "split"]
+
+_PIP_OPTIONS = PIP_OPTIONS_WITH_VALUE | PIP_FLAGS
+
+
+def wants_help(argv: Sequence[str]) -> bool:
+    """``-h`` or ``--help`` before any ``--``."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg in ("-h", "--help"):
+            return True
+    return False
+
+
+def _known_to_pip(arg: str) -> bool:
+    if arg in _PIP_OPTIONS:
+        return True
+    option, eq, _ = arg.partition("=")
+    if eq and option in PIP_OPTIONS_WITH_VALUE:
+        return True
+    short = arg[:2]
+    return len(arg) > 2 and short in PIP_OPTIONS_WITH_VALUE  # -iURL, -rFILE
+
+
+def _own_options(parser: argparse.ArgumentParser) -> list[str]:
+    return [o for action in parser._actions for o in action.option_strings if o != "--lean"]
+
+
+def split(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> tuple[argparse.Namespace, list[str]]:
+    """lean-install's options (``parser``'s), and pip's arguments (what is left)."""
+    args, rest = parser.parse_known_args(list(argv))
+    pip_args: list[str] = []
+    expects_value = False
+    for arg in rest:
+        if expects_value:
+            pip_args.append(arg)
+            expects_value = False
+            continue
+        if arg.startswith("-") and arg != "-" and not _known_to_pip(arg):
+            known = _own_options(parser) + sorted(_PIP_OPTIONS)
+            close = difflib.get_close_matches(arg.partition("=")[0], known, n=1, cutoff=0.7)
+            hint = f"did you mean {close[0]}?" if close else f"see: {parser.prog} --help"
+            raise UsageError(
+                f"{parser.prog}: unknown option {arg} (neither lean-install's nor pip install's)",
+                hint=hint,
+            )
+        expects_value = arg in PIP_OPTIONS_WITH_VALUE
+        pip_args.append(arg)
+    return args, pip_args

@@ -1,0 +1,466 @@
+"""The reserve: brings back, on demand, what a lean install removed.
+
+A stub that is imported calls ``missing``. It appends the miss to the environment's
+misses log, then, as the environment's ``on-miss`` setting says:
+
+- ``error``: raises the stub's ``ImportError``;
+- ``restore``: puts back the removed files the import needs and lets the import go on
+  as if nothing had been removed;
+- ``log``: as ``restore``, and prints one line on stderr.
+
+What comes back for a stub of module ``a.b.c``: for a package, every removed file under
+``a/b/c/``; for a plain module, its own files (``c.py``, ``c.*.so``) and the removed
+non-module files next to it in ``a/b/``; for a stub distribution, all of it; and in each
+case the removed shared libraries those extension modules need, found as the loader
+finds them (``dynlib``), in this distribution or in another lean one of the same
+site-packages. The files come from the original wheel in lean-install's cache, or else
+its URL, read with HTTP range requests where the server allows. Each file is checked
+against the hash the original RECORD gave it, RECORD being checked first against the hash
+the manifest recorded (a stub distribution's whole wheel against its sha256).
+
+RECORD is rewritten first and the stub replaced last, under a file lock, so a process
+killed half-way leaves a stub that the next miss restores again, and two processes that
+miss at once restore once.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import glob
+import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
+import io
+import os
+import sys
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import IO, Any
+
+from . import dynlib, layout
+from .records import ON_MISS_MODES, Manifest, Miss, Original, State, append_miss
+
+__all__ = ["missing", "restore_region", "Restored"]
+
+
+# -- a miss --------------------------------------------------------------------------------
+
+
+def missing(module: str, stub_file: str, root: str, dist_info: str, error: ImportError) -> Any:
+    """Called by the stub of ``module`` (at ``stub_file``) while it is being imported.
+
+    Returns the real module once restored (the import continues with it); raises
+    ``error``, the stub's own ``ImportError``, when the mode is ``error`` or the restore
+    fails (then with the reason added).
+    """
+    state, _ = State.read(sys.prefix)
+    mode = _mode(state)
+    stub = os.path.relpath(os.path.realpath(stub_file), os.path.realpath(root))
+    stub = stub.replace(os.sep, "/")
+    manifest, _ = Manifest.read(os.path.join(root, dist_info, layout.MANIFEST_NAME))
+    miss = _miss(module, stub, manifest, mode)
+    if mode == "error" or manifest is None:
+        region = sorted(_region(manifest, stub)) if manifest else []
+        _log(replace(miss, files=tuple(region), outcome="raised"))
+        raise error
+    try:
+        restored = restore_region(root, dist_info, manifest, stub, state)
+    except Exception as exc:
+        _log(replace(miss, outcome=f"failed: {exc}"))
+        raise type(error)(
+            f"{error}\nlean-install could not restore it: {exc}", name=module
+        ) from exc
+    _log(
+        replace(
+            miss,
+            files=restored.files,
+            bytes=restored.bytes,
+            outcome="restored",
+            source=restored.source,
+        )
+    )
+    if mode == "log":
+        print(
+            f"lean-install: restored {module} ({miss.distribution} {miss.version}): "
+            f"{len(restored.files)} files from {restored.source}",
+            file=sys.stderr,
+        )
+    return _load(module)
+
+
+def _mode(state: State) -> str:
+    """The environment's on-miss mode; ``$LEAN_INSTALL_ON_MISS`` overrides it (lean-install's
+    verification sets it to ``error``: a miss there is a failure, not a silent restore)."""
+    forced = os.environ.get("LEAN_INSTALL_ON_MISS", "")
+    return forced if forced in ON_MISS_MODES else state.mode
+
+
+def _log(miss: Miss) -> None:
+    if os.environ.get("LEAN_INSTALL_LOG_MISSES") != "0":
+        append_miss(sys.prefix, miss)
+
+
+def _miss(module: str, stub: str, manifest: Manifest | None, mode: str) -> Miss:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return Miss(
+        time=now.isoformat(timespec="seconds"),
+        module=module,
+        stub=stub,
+        distribution=manifest.name if manifest else "",
+        version=manifest.version if manifest else "",
+        lean_version=manifest.lean_version if manifest else "",
+        mode=mode,
+        argv=tuple(sys.argv),
+        pid=os.getpid(),
+        python=sys.executable,
+    )
+
+
+# -- what comes back -----------------------------------------------------------------------
+
+
+def _data_prefix(manifest: Manifest) -> str:
+    """The original wheel's ``.data/`` directory (its RECORD's directory says which)."""
+    dist_info = manifest.original.record.split("/", 1)[0] if manifest.original else ""
+    return layout.data_prefix(dist_info) if dist_info else "\0"
+
+
+def _archive_data_prefix(names: list[str]) -> str:
+    infos = {n.split("/", 1)[0] for n in names if n.count("/") == 1 and n.endswith("/RECORD")}
+    infos = {i for i in infos if i.endswith(".dist-info")}
+    return layout.data_prefix(infos.pop()) if len(infos) == 1 else "\0"
+
+
+def _removed(manifest: Manifest) -> dict[str, str]:
+    """Installed path -> wheel path of every removed file that lands in site-packages."""
+    prefix = _data_prefix(manifest)
+    return {i: p for p in manifest.removed if (i := layout.installed_path(p, prefix)) is not None}
+
+
+def _region(manifest: Manifest, stub: str) -> set[str]:
+    """The removed files (installed paths) a miss of the module at ``stub`` brings back,
+    before the shared-library closure; a stub distribution's is known from its wheel only."""
+    installed = set(_removed(manifest))
+    if stub.endswith("/__init__.py"):
+        base = stub[: -len("__init__.py")]
+        return {i for i in installed if i.startswith(base)}
+    directory, _, name = stub.rpartition("/")
+    prefix = directory + "/" if directory else ""
+    stem = name[: -len(".py")]
+    return {p for p in installed if p.startswith(prefix) and _next_to(p[len(prefix) :], stem)}
+
+
+def _next_to(rest: str, stem: str) -> bool:
+    """Whether ``rest`` (a path in the stub's directory) comes back with module ``stem``:
+    its own files, a namespace package that stood where the stub is, data files."""
+    if rest.startswith(stem + "/"):
+        return True
+    return "/" not in rest and (
+        rest.split(".")[0] == stem or not rest.endswith(layout.MODULE_SUFFIXES)
+    )
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What one restore wrote: installed paths, their bytes, and where they came from."""
+
+    files: tuple[str, ...]
+    bytes: int
+    source: str
+
+
+def restore_region(
+    root: str, dist_info: str, manifest: Manifest, stub: str, state: State
+) -> Restored:
+    """Put back what a miss at ``stub`` needs, under the environment's restore lock; a stub
+    already replaced (by another process) is left as it is and nothing is written."""
+    with _lock(os.path.dirname(layout.state_path(sys.prefix, layout.STATE_FILE))):
+        if not layout.is_stub_file(os.path.join(root, stub)):
+            return Restored((), 0, "another process")
+        with _reserve(manifest, state) as (archive, source, verify):
+            files, foreign = _collect(archive, manifest, stub, verify, root)
+            _write_restored(root, dist_info, files, stub)
+        written = sorted(files)
+        size = sum(len(data) for data, _ in files.values())
+        for other_info, other, paths in _foreign_owners(root, foreign, manifest.name):
+            with _reserve(other, state) as (archive, _, verify):
+                more, _ = _collect(archive, other, "", verify, root, wanted=paths)
+                _write_restored(root, other_info, more, "")
+            written += sorted(more)
+            size += sum(len(data) for data, _ in more.values())
+    return Restored(tuple(written), size, source)
+
+
+Files = dict[str, tuple[bytes, int]]
+"""Installed path -> (bytes, mode) of what is being restored."""
+
+
+def _collect(
+    archive: zipfile.ZipFile,
+    manifest: Manifest,
+    stub: str,
+    verify: bool,
+    root: str,
+    *,
+    wanted: set[str] | None = None,
+) -> tuple[Files, set[tuple[str, str, dynlib.Dynamic]]]:
+    """Read the region's members and the removed libraries they need from the original.
+
+    Also returns the needs this distribution cannot meet: (soname, needing library,
+    its dynamic facts), for the other lean distributions to meet.
+    """
+    names = archive.namelist()
+    prefix = _archive_data_prefix(names)
+    every = {
+        i: n
+        for n in names
+        if not n.endswith("/") and (i := layout.installed_path(n, prefix)) is not None
+    }
+    if manifest.decision == "stub":
+        members = {i: n for i, n in every.items() if ".dist-info/" not in n}
+        todo = set(members)
+    else:
+        members = _removed(manifest)
+        todo = set(wanted) if wanted is not None else _region(manifest, stub)
+    hashes = _original_hashes(archive, manifest) if verify else None
+    libraries = dynlib.Libraries(every)
+    files: Files = {}
+    foreign: set[tuple[str, str, dynlib.Dynamic]] = set()
+    queue = sorted(todo)
+    while queue:
+        path = queue.pop()
+        if path in files or path not in members:
+            continue
+        files[path] = _read_member(archive, members[path], hashes)
+        dynamic = dynlib.read_dynamic(files[path][0])
+        for soname in dynamic.needed:
+            found = libraries.resolve(soname, path, dynamic)
+            queue.extend(p for p in found if p in members and p not in files)
+            if not found and not _on_disk(root, soname, path, dynamic):
+                foreign.add((soname, path, dynamic))
+    return files, foreign
+
+
+def _on_disk(root: str, soname: str, library: str, dynamic: dynlib.Dynamic) -> bool:
+    """Whether the loader would find ``soname`` for ``library`` in the tree, or it is a
+    system library (not named by any file of the tree): then it needs nothing restored."""
+    origin = os.path.dirname(library)
+    for entry in dynamic.search_path:
+        for spelling in ("${ORIGIN}", "$ORIGIN"):
+            if entry.startswith(spelling):
+                path = os.path.join(root, origin, entry[len(spelling) :].lstrip("/"), soname)
+                if os.path.exists(path):
+                    return True
+    return False
+
+
+def _foreign_owners(
+    root: str, needs: set[tuple[str, str, dynlib.Dynamic]], own: str
+) -> Iterator[tuple[str, Manifest, set[str]]]:
+    """Other lean distributions of ``root`` whose removed files meet ``needs``."""
+    if not needs:
+        return
+    for path in sorted(
+        glob.glob(os.path.join(glob.escape(root), "*.dist-info", layout.MANIFEST_NAME))
+    ):
+        other, _ = Manifest.read(path)
+        if other is None or other.name == own or other.decision != "strip":
+            continue
+        removed = _removed(other)
+        libraries = dynlib.Libraries(removed)
+        found = {p for soname, library, d in needs for p in libraries.resolve(soname, library, d)}
+        if found:
+            yield os.path.basename(os.path.dirname(path)), other, found
+
+
+def _original_hashes(archive: zipfile.ZipFile, manifest: Manifest) -> dict[str, str]:
+    """The original RECORD's hashes, once RECORD itself has the hash the manifest recorded
+    when the original (checked against its sha256) was stripped."""
+    original = manifest.original
+    if original is None or not original.record or not original.record_hash:
+        raise OSError("the manifest records no RECORD hash: what comes back cannot be checked")
+    data = archive.read(original.record)
+    if layout.record_hash(data) != original.record_hash:
+        raise OSError(
+            f"{original.record} of the original wheel is not the one it was stripped from"
+        )
+    rows = csv.reader(io.StringIO(data.decode("utf-8")))
+    return {row[0]: row[1] for row in rows if len(row) >= 2 and row[1]}
+
+
+def _read_member(
+    archive: zipfile.ZipFile, name: str, hashes: Mapping[str, str] | None
+) -> tuple[bytes, int]:
+    """A member's bytes and mode; checked against ``hashes`` unless None (a whole wheel
+    already checked against its sha256)."""
+    reason = layout.unsafe_path_reason(name)
+    if reason:
+        raise OSError(f"{name!r} {reason}: not a path inside the environment")
+    info = archive.getinfo(name)
+    if (info.external_attr >> 16) & 0o170000 == 0o120000:
+        raise OSError(f"{name} is a symbolic link in the original wheel")
+    data = archive.read(info)
+    if hashes is not None and hashes.get(name) != layout.record_hash(data):
+        raise OSError(f"{name} does not match the hash the original RECORD gives it")
+    executable = (info.external_attr >> 16) & 0o111
+    return data, 0o755 if executable else 0o644
+
+
+# -- the reserve: cached original, else its URL ----------------------------------------------
+
+
+@contextmanager
+def _reserve(manifest: Manifest, state: State) -> Iterator[tuple[zipfile.ZipFile, str, bool]]:
+    """The original wheel as a zip, where it came from, and whether members need checking.
+
+    A stub distribution's wheel is checked whole against its sha256 (it was never
+    fetched, so no member hashes were recorded); a stripped one member by member.
+    """
+    recorded = state.distributions.get(manifest.name)
+    original = (manifest.original or Original(filename="")).merged(
+        recorded.original if recorded else None
+    )
+    whole = manifest.decision == "stub"
+    cached = _cached_original(state, original)
+    if cached is not None:
+        with open(cached, "rb") as file:
+            if whole:
+                _check_sha256(file, original.sha256, cached)
+            with zipfile.ZipFile(file) as archive:
+                yield archive, f"cache ({cached})", not whole
+        return
+    if not original.url:
+        raise OSError("the original wheel is not in the cache and its URL is not recorded")
+    from . import reserve_http  # the network only when the cache cannot serve
+
+    archive, stats = reserve_http.open_zip(original.url, whole=whole)
+    with archive:
+        if whole:
+            _check_sha256(archive.fp, original.sha256, original.url)  # type: ignore[arg-type]
+        yield archive, f"{original.url} ({stats.bytes_fetched} bytes fetched)", not whole
+
+
+def _cached_original(state: State, original: Original) -> str | None:
+    if not original.sha256 or not original.filename or "/" in original.filename:
+        return None
+    for cache in (state.cache, layout.default_cache_root()):
+        if cache:
+            path = layout.original_in_cache(cache, original.sha256, original.filename)
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def _check_sha256(file: IO[bytes], sha256: str, where: str) -> None:
+    if not sha256:
+        raise OSError(f"no sha256 is recorded for {where}: it cannot be checked")
+    file.seek(0)
+    digest = hashlib.sha256()
+    for block in iter(lambda: file.read(1 << 20), b""):
+        digest.update(block)
+    if digest.hexdigest() != sha256:
+        raise OSError(f"{where} does not have the sha256 recorded at install ({sha256})")
+    file.seek(0)
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _lock(directory: str) -> Iterator[None]:
+    """An exclusive lock on the environment's restores (a no-op where flock is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux
+        yield
+        return
+    os.makedirs(directory, exist_ok=True)
+    fd = os.open(os.path.join(directory, "restore.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_restored(root: str, dist_info: str, files: Files, stub: str) -> None:
+    """RECORD first (a RECORD naming a file not yet there is harmless), then the files, the
+    stub last: killed half-way, the stub is still there and the next miss starts over."""
+    touched = (*files, *([stub] if stub else []), f"{dist_info}/RECORD")
+    for directory in {os.path.dirname(os.path.join(root, p)) for p in touched}:
+        _sweep(directory)
+    _update_record(os.path.join(root, dist_info, "RECORD"), files, drop=stub)
+    for path in sorted(files, key=lambda p: p == stub):
+        data, mode = files[path]
+        layout.write_atomically(os.path.join(root, path), data, mode)
+    if stub and stub not in files:
+        try:
+            os.unlink(os.path.join(root, stub))
+        except FileNotFoundError:
+            pass
+    if stub:
+        _remove_bytecode(os.path.join(root, stub))
+
+
+def _sweep(directory: str) -> None:
+    """Remove what a restore killed while writing left in ``directory`` (we hold the lock)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(layout.TEMPORARY_PREFIX) and name.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+
+
+def _update_record(record: str, files: Files, *, drop: str) -> None:
+    with open(record, encoding="utf-8", newline="") as file:
+        rows = {row[0]: row for row in layout.parse_record(file.read())}
+    if drop and drop not in files:
+        rows.pop(drop, None)
+    for path, (data, _mode) in files.items():
+        rows[path] = (path, layout.record_hash(data), str(len(data)))
+    layout.write_atomically(record, layout.format_record(rows.values()).encode())
+
+
+def _remove_bytecode(source: str) -> None:
+    """The stub's compiled bytecode: the restored source gets its own."""
+    directory, name = os.path.split(source)
+    stem = name.rpartition(".")[0]
+    cache = os.path.join(directory, "__pycache__")
+    try:
+        names = os.listdir(cache)
+    except OSError:
+        return
+    for entry in names:
+        if entry.startswith(stem + ".") and entry.endswith(".pyc"):
+            try:
+                os.unlink(os.path.join(cache, entry))
+            except OSError:
+                pass
+
+
+def _load(name: str) -> ModuleType:
+    """Import ``name`` from its restored files, in place of the stub being imported."""
+    importlib.invalidate_caches()
+    parent = name.rpartition(".")[0]
+    path = getattr(sys.modules[parent], "__path__", None) if parent else None
+    spec = importlib.machinery.PathFinder.find_spec(name, path)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"{name} is still missing after its restore", name=name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module

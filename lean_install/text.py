@@ -1,0 +1,145 @@
+"""The bloat report as plain text: Markdown tables a person can read (``render_table``)."""
+
+from __future__ import annotations
+
+from lean_install.classify import CATEGORIES
+from lean_install.report import CategoryUsage, Report, _share
+
+__all__ = ["render_table"]
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f}"
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def _table(headers: list[str], rows: list[list[str]], *, left: int) -> list[str]:
+    """A Markdown pipe table, padded; the first ``left`` columns left-aligned, the rest right."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        pairs = enumerate(zip(cells, widths, strict=True))
+        padded = [c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in pairs]
+        return "| " + " | ".join(padded) + " |"
+
+    rule = ["-" * (w + 2) if i < left else "-" * (w + 1) + ":" for i, w in enumerate(widths)]
+    return [line(headers), "|" + "|".join(rule) + "|", *(line(r) for r in rows)]
+
+
+def _row(
+    name: str,
+    version: str,
+    files: int,
+    size: int,
+    used: int,
+    removable: int,
+    removed: int,
+    report: Report,
+) -> list[str]:
+    head = [name, version, f"{files:,}", _mb(size)]
+    if report.has_profile:
+        cells = [*head, _mb(used), _mb(size - used), _pct(_share(size - used, size))]
+    else:
+        cells = [*head, _mb(removable), _pct(_share(removable, size))]
+    return [*cells, _mb(removed)] if report.removed_bytes else cells
+
+
+def _distribution_table(report: Report, top: int) -> list[str]:
+    dists = sorted(report.distributions, key=lambda d: (-d.bytes, d.name))
+    rows = []
+    for d in dists[:top]:
+        version = d.version + (f" (profile: {d.profile_version})" if d.profile_version else "")
+        removed = d.removed.bytes if d.removed else 0
+        rows.append(
+            _row(
+                d.name, version, d.files, d.bytes, d.used_bytes, d.removable_bytes, removed, report
+            )
+        )
+    rest = dists[top:]
+    if rest:
+        rows.append(
+            _row(
+                f"({len(rest)} more)",
+                "",
+                sum(d.files for d in rest),
+                sum(d.bytes for d in rest),
+                sum(d.used_bytes for d in rest),
+                sum(d.removable_bytes for d in rest),
+                sum(d.removed.bytes for d in rest if d.removed),
+                report,
+            )
+        )
+    u = report.unowned
+    if u.files:
+        rows.append(
+            _row("(no distribution)", "", u.files, u.bytes, 0, u.removable_bytes, 0, report)
+        )
+    t = report.totals
+    rows.append(
+        _row(
+            "total",
+            "",
+            t.files,
+            t.bytes,
+            t.used_bytes,
+            report.bloat_bytes if not report.has_profile else 0,
+            report.removed_bytes,
+            report,
+        )
+    )
+    tail = ["MB used", "MB unused", "% unused"] if report.has_profile else ["MB removable", "%"]
+    tail += ["MB removed"] if report.removed_bytes else []
+    return _table(["distribution", "version", "files", "MB installed", *tail], rows, left=2)
+
+
+def _category_table(report: Report) -> list[str]:
+    totals = report.totals
+    rows = []
+    for category in CATEGORIES:
+        c = totals.categories.get(category, CategoryUsage())
+        cells = [category, f"{c.files:,}", _mb(c.bytes)]
+        if report.has_profile:
+            cells += [_mb(c.used_bytes), _mb(c.unused_bytes)]
+        rows.append([*cells, _pct(_share(c.bytes, totals.bytes))])
+    tail = ["MB used", "MB unused"] if report.has_profile else []
+    return _table(["category", "files", "MB installed", *tail, "% of installed"], rows, left=1)
+
+
+def _summary(report: Report) -> list[str]:
+    t = report.totals
+    lines = [
+        f"Installed: {_mb(t.bytes)} MB in {t.files:,} files "
+        f"({len(report.distributions)} distributions; {report.unowned.files:,} files "
+        f"owned by none)."
+    ]
+    if report.has_profile:
+        lines.append(f"Used by the profile: {_mb(t.used_bytes)} MB in {t.used_files:,} files.")
+        why = "never used by the profile"
+    else:
+        why = (
+            "what no program needs to run (tests, headers, static libraries, CMake files, "
+            "type stubs, docs: what --policy safe removes); pass a profile to measure what "
+            "a workload never used"
+        )
+    lines.append(
+        f"Bloat: {_mb(report.bloat_bytes)} MB, {_pct(report.bloat_share)} of the bytes ({why})."
+    )
+    if report.removed_bytes:
+        lines.append(
+            f"Removed by lean installs: {_mb(report.removed_bytes)} MB (and not restored since)."
+        )
+    if t.missing:
+        lines.append(f"Missing: {t.missing:,} files listed in a RECORD are not on disk.")
+    return lines
+
+
+def render_table(report: Report, *, top: int = 30) -> str:
+    """The report as plain text: Markdown tables of the ``top`` distributions by size and
+    of the categories, then the totals. Sizes in MB (10^6 bytes) with one decimal."""
+    env = report.environment
+    head = [f"Python {env.python} at {env.prefix} ({', '.join(env.site_packages)})", ""]
+    body = [*_distribution_table(report, top), "", *_category_table(report), ""]
+    return "\n".join([*head, *body, *_summary(report)]) + "\n"

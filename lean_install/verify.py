@@ -1,0 +1,225 @@
+"""Verification: nothing is called done until it works.
+
+In a fresh process of the target, every top-level module the profile saw imported must
+import, and every shared library the trace saw mapped must load. The process runs with
+removed code kept removed (``LEAN_INSTALL_ON_MISS=error``, nothing logged as a miss), so
+a miss is a failure here, not a silent restore. With no profile, the top-level modules of
+the installed distributions are imported instead.
+
+``attribute`` says which lean distributions a failure points at, so ``install`` can put
+their originals back and verify again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from packaging.utils import NormalizedName
+
+from lean_install.environment import Environment
+from lean_install.listing import WheelListing, top_level_modules
+from lean_install.plan import DistributionPlan, Plan
+from lean_install.profile import Profile
+from lean_install.runtime import dynlib, layout
+from lean_install.runtime.records import Checks
+from lean_install.target import TargetPip
+
+__all__ = ["Check", "Failure", "Verification", "planned_checks", "to_check", "verify", "attribute"]
+
+VERIFY_ENVIRONMENT = {"LEAN_INSTALL_ON_MISS": "error", "LEAN_INSTALL_LOG_MISSES": "0"}
+_SONAME = re.compile(r"([\w.+-]+\.so(?:\.[\d.]+)?): cannot open shared object file")
+_SKIPPED = frozenset({"__pycache__", "_distutils_hack"})
+"""Not imported: setuptools' ``.pth`` hook module runs at every start anyway."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """What verification does: modules to import, libraries (absolute paths) to load."""
+
+    modules: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    """``module`` or ``library``."""
+    name: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}: {self.error}"
+
+
+@dataclass(frozen=True)
+class Verification:
+    check: Check
+    failures: tuple[Failure, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def planned_checks(
+    plan: Plan, profile: Profile | None, listings: Mapping[NormalizedName, WheelListing]
+) -> dict[str, Checks]:
+    """What to check of each distribution ``plan`` installs (stubs have nothing to check):
+    the top-level modules the profile saw imported and the libraries it saw mapped; with
+    no profile entry, the top-level modules its wheel holds."""
+    found = {}
+    for dist in plan.installed:
+        if dist.decision == "stub":
+            continue
+        files = [f for u in (profile.find(dist.name) if profile else []) for f in u.files]
+        modules = {m.split(".", 1)[0] for f in files if (m := layout.module_name(f))}
+        libraries = {
+            f for f in files if dynlib.is_shared_object_name(f) and not layout.module_name(f)
+        }
+        if not files and dist.name in listings:
+            modules = set(top_level_modules(listings[dist.name].members))
+        found[str(dist.name)] = Checks(
+            modules=tuple(sorted(modules - _SKIPPED)), libraries=tuple(sorted(libraries))
+        )
+    return found
+
+
+def to_check(env: Environment, checks: Mapping[str, Checks]) -> Check:
+    """The checks of the distributions still installed in ``env``, as one run."""
+    installed = {d.name for d in env.distributions()}
+    chosen = [c for name, c in checks.items() if name in installed]
+    modules = sorted({m for c in chosen for m in c.modules})
+    libraries = sorted({str(env.purelib / p) for c in chosen for p in c.libraries})
+    return Check(tuple(modules), tuple(libraries))
+
+
+def verify(target: TargetPip, check: Check) -> Verification:
+    """Run ``check`` in a fresh process of the target."""
+    import time
+
+    if not check.modules and not check.libraries:
+        return Verification(check)
+    start = time.perf_counter()
+    done = target.run(
+        [target.env.executable, "-c", _SCRIPT],
+        input=json.dumps({"modules": check.modules, "libraries": check.libraries}),
+        extra_env=VERIFY_ENVIRONMENT,
+    )
+    seconds = time.perf_counter() - start
+    try:
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        failures = tuple(Failure(str(f[0]), str(f[1]), str(f[2])) for f in found)
+    except (ValueError, IndexError, TypeError):
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        failures = (
+            Failure(
+                "process", target.env.executable, f"exit {done.returncode}: " + " / ".join(tail)
+            ),
+        )
+    return Verification(check, failures, seconds)
+
+
+def attribute(
+    failures: Iterable[Failure],
+    plan: Plan,
+    listings: Mapping[NormalizedName, WheelListing],
+    env: Environment,
+) -> dict[NormalizedName, str]:
+    """The lean distributions of ``plan`` that ``failures`` point at, each with why.
+
+    A missing module: the distribution that stubbed or dropped it. A library that cannot
+    be opened: the distributions whose original holds a file of that name. Anything else:
+    the lean distribution whose module failed to import. Nothing found: every lean one.
+    """
+    lean = {d.name: d for d in plan.installed if d.rebuilt}
+    found: dict[NormalizedName, str] = {}
+    for failure in failures:
+        hits = _missing_library(failure, lean, listings) or _missing_module(failure, lean, env)
+        if not hits:
+            hits = dict.fromkeys(lean, f"{failure} (not attributable: every lean distribution)")
+        found.update({n: w for n, w in hits.items() if n not in found})
+    return found
+
+
+def _missing_library(
+    failure: Failure,
+    lean: Mapping[NormalizedName, DistributionPlan],
+    listings: Mapping[NormalizedName, WheelListing],
+) -> dict[NormalizedName, str]:
+    match = _SONAME.search(failure.error)
+    if match is None:
+        return {}
+    soname = match.group(1)
+    return {
+        n: f"{failure}: it holds {soname}"
+        for n in lean
+        if n in listings and any(m.rsplit("/", 1)[-1] == soname for m in listings[n].members)
+    }
+
+
+def _missing_module(
+    failure: Failure, lean: Mapping[NormalizedName, DistributionPlan], env: Environment
+) -> dict[NormalizedName, str]:
+    module = failure.name if failure.kind == "module" else ""
+    named = re.search(r"module '([\w.]+)'", failure.error)
+    if named:
+        module = named.group(1)
+    top = module.split(".", 1)[0]
+    hits: dict[NormalizedName, str] = {}
+    for name, plan in lean.items():
+        stubs = {m.split(".", 1)[0] for m in plan.stub_modules}
+        dropped = {layout.module_name(p) for p in plan.drop}
+        if (
+            module in dropped
+            or top in stubs
+            or any(m and m.split(".", 1)[0] == top for m in dropped)
+        ):
+            hits[name] = f"{failure}: it removed {module}"
+    if not hits and failure.kind == "module":
+        owner = env.owner(str(env.purelib / top / "__init__.py")) or env.owner(
+            str(env.purelib / f"{top}.py")
+        )
+        if owner is not None and owner[0].name in lean:
+            hits[owner[0].name] = f"{failure}: its module failed"
+    return hits
+
+
+_SCRIPT = r"""
+import ctypes, importlib, json, os, sys
+todo = json.loads(sys.stdin.read())
+failures = []
+for name in todo["modules"]:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        failures.append(["module", name, "%s: %s" % (type(exc).__name__, first)])
+def mapped():
+    try:
+        with open("/proc/self/maps") as maps:
+            fields = [line.split(None, 5) for line in maps]
+    except OSError:
+        return set()
+    return {f[5].strip() for f in fields if len(f) == 6}
+pending = [p for p in todo["libraries"] if p not in mapped()]
+errors = {}
+while pending:
+    left = []
+    for path in pending:
+        try:
+            ctypes.CDLL(path, mode=os.RTLD_NOW | os.RTLD_GLOBAL)
+        except OSError as exc:
+            errors[path] = str(exc)
+            left.append(path)
+    if len(left) == len(pending):
+        break
+    pending = left
+for path in pending:
+    failures.append(["library", path, errors[path]])
+sys.stdout.flush()
+print(json.dumps(failures))
+"""
