@@ -8,14 +8,14 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from lean_install import __version__
 from lean_install.errors import LeanInstallError, OutputError, UsageError
 from lean_install.runtime.records import ON_MISS_MODES
+from lean_install.session import session
 
 __all__ = ["main", "build_parser"]
 
@@ -38,69 +38,6 @@ def _check_writable(path: Path) -> None:
         raise OutputError(str(path), f"no directory {directory}")
     if not os.access(directory, os.W_OK):
         raise OutputError(str(path), f"{directory} is not writable")
-
-
-class _Session:
-    """One command's target, cache and progress display (open for the whole command)."""
-
-    def __init__(self, args: argparse.Namespace, *, quiet: bool = False) -> None:
-        from lean_install.cache import Cache
-        from lean_install.environment import Environment
-        from lean_install.progress import make_progress
-        from lean_install.target import TargetPip, choose_installer
-
-        self.python = getattr(args, "python", None)
-        self.env = Environment.inspect(self.python)
-        self.cache = Cache.default()
-        self.progress = make_progress(quiet or getattr(args, "quiet", False))
-        installer = choose_installer(getattr(args, "installer", "auto") or "auto")
-        self.target = TargetPip(
-            self.env, installer=installer, resolver=getattr(args, "resolver", "auto") or "auto"
-        )
-
-    def recover(self) -> None:
-        """Complete an install a killed lean-install left in the target, first."""
-        from dataclasses import replace
-
-        from lean_install.environment import Environment
-        from lean_install.install import recover
-
-        if recover(self.env, self.target, self.progress):
-            self.env = Environment.inspect(self.python)
-            self.target = replace(self.target, env=self.env)
-
-
-@contextmanager
-def _session(
-    args: argparse.Namespace, *, quiet: bool = False, recover: bool = True
-) -> Iterator[_Session]:
-    session = _Session(args, quiet=quiet)
-    with session.progress:
-        try:
-            if recover:
-                session.recover()
-            yield session
-        except KeyboardInterrupt:
-            session.progress.close()
-            _interrupted(session)
-            raise
-
-
-def _interrupted(session: _Session) -> None:
-    from lean_install.journal import Journal
-
-    try:
-        left = Journal.read(session.env)
-    except LeanInstallError:
-        left = None
-    if left is None:
-        _say("interrupted; nothing in the environment was changed")
-        return
-    _say(
-        f"interrupted while changing {session.env.prefix}: it is half-installed. Any "
-        f"lean-install command on it completes the install first, for example:\n"
-        f"  lean-install verify --python {session.env.executable}"
-    )
 
 
 # -- trace and profiles ------------------------------------------------------------------------
@@ -131,28 +68,6 @@ def cmd_trace(args: argparse.Namespace, _: list[str]) -> int:
     return result.exit_code
 
 
-def _profile_table(profile: Any) -> str:
-    lines = [
-        f"{'distribution':<28} {'version':<16} {'loaded':>7} {'probed':>7} {'listed':>7}  scripts"
-    ]
-    for dist in profile.distributions:
-        mark = " (also seen: " + ", ".join(dist.also_seen) + ")" if dist.also_seen else ""
-        lines.append(
-            f"{dist.name:<28} {dist.version:<16} {len(dist.files):>7} "
-            f"{len(dist.probed):>7} {len(dist.listing):>7}  {', '.join(dist.scripts)}{mark}"
-        )
-    lines.append("")
-    for trace in profile.traces:
-        gpu = " gpu" if trace.gpu else ""
-        lines.append(
-            f"trace {trace.created} {trace.status:<6} backend={trace.backend} "
-            f"processes={trace.processes}{gpu} python={trace.environment.python} "
-            f"{trace.environment.platform} {trace.environment.prefix_kind}: "
-            + " ".join(trace.command)
-        )
-    return "\n".join(lines)
-
-
 def cmd_profile_show(args: argparse.Namespace, _: list[str]) -> int:
     from lean_install.catalog import profile_path
     from lean_install.profile import Profile
@@ -161,7 +76,9 @@ def cmd_profile_show(args: argparse.Namespace, _: list[str]) -> int:
     if args.json:
         _print_json(profile.to_json())
     else:
-        print(_profile_table(profile))
+        from lean_install.text import profile_table
+
+        print(profile_table(profile))
     return 0
 
 
@@ -198,7 +115,7 @@ def cmd_profile_update(args: argparse.Namespace, _: list[str]) -> int:
     profile = Profile.load(profile_path(args.profile))
     output = Path(args.output or args.profile)
     _check_writable(output)
-    with _session(args, quiet=True) as s:
+    with session(args, quiet=True) as s:
         misses = environment_misses(s.env)
     updated, added = fold_misses(profile, misses)
     updated.dump(output)
@@ -211,13 +128,13 @@ def cmd_profile_update(args: argparse.Namespace, _: list[str]) -> int:
 
 def cmd_report(args: argparse.Namespace, _: list[str]) -> int:
     from lean_install.catalog import load_profiles
-    from lean_install.report import build_report
+    from lean_install.measure import build_report
     from lean_install.text import render_table
 
     profile, _label = load_profiles([args.profile] if args.profile else [])
     if args.html:
         _check_writable(Path(args.html))
-    with _session(args, quiet=True) as s:
+    with session(args, quiet=True) as s:
         report = build_report(s.env, profile)
     if args.html:
         from lean_install.html import write_html
@@ -234,7 +151,7 @@ def cmd_report(args: argparse.Namespace, _: list[str]) -> int:
 def cmd_misses(args: argparse.Namespace, _: list[str]) -> int:
     from lean_install.misses import environment_misses, render_misses
 
-    with _session(args, quiet=True) as s:
+    with session(args, quiet=True) as s:
         misses = environment_misses(s.env)
     if args.json:
         _print_json([m.to_dict() for m in misses])
@@ -246,7 +163,7 @@ def cmd_misses(args: argparse.Namespace, _: list[str]) -> int:
 def cmd_config(args: argparse.Namespace, _: list[str]) -> int:
     from lean_install.state import configure_on_miss, read_state
 
-    with _session(args, quiet=True) as s:
+    with session(args, quiet=True) as s:
         if args.value is None:
             print(read_state(s.env).mode)
             return 0
@@ -269,39 +186,20 @@ def _request(args: argparse.Namespace, pip_args: list[str]) -> Any:
     return Request(pip_args=tuple(pip_args), profiles=tuple(args.profile), policy=args.policy)
 
 
-def _plan_table(plan: Any) -> str:
-    lines = [
-        f"{'distribution':<26} {'version':<24} {'decision':<8} {'rule':<8} {'MB':>8} "
-        f"{'saved':>8}  reason"
-    ]
-    for d in plan.distributions:
-        lines.append(
-            f"{d.name:<26} {d.lean_version:<24} {d.decision:<8} {d.rule:<8} "
-            f"{d.bytes_installed / 1e6:>8.1f} {d.bytes_saved / 1e6:>8.1f}  {d.reason}"
-        )
-        lines.extend(f"{'':<26} note: {note}" for note in d.notes)
-    total, saved = plan.bytes_installed, plan.bytes_saved
-    share = f" ({saved / total:.0%})" if total else ""
-    lines.append(
-        f"policy {plan.policy}; profile {plan.profile_label or '(none)'}; "
-        f"{saved / 1e6:.1f} MB of {total / 1e6:.1f} MB left out{share}"
-    )
-    lines.extend(f"note: {note}" for note in plan.notes)
-    return "\n".join(lines)
-
-
 def _show_plan(args: argparse.Namespace, plan: Any) -> None:
     if args.json:
         _print_json({"dry-run": bool(getattr(args, "dry_run", False)), "plan": plan.to_dict()})
     else:
-        print(_plan_table(plan), flush=True)
+        from lean_install.text import plan_table
+
+        print(plan_table(plan), flush=True)
 
 
 def cmd_install(args: argparse.Namespace, pip_args: list[str]) -> int:
     from lean_install.install import install
 
     request = _request(args, pip_args)
-    with _session(args, quiet=args.json) as s:
+    with session(args, quiet=args.json) as s:
         from lean_install.planner import make_plan
 
         planned = make_plan(request, s.target, s.cache, s.progress)
@@ -328,7 +226,7 @@ def cmd_wheel(args: argparse.Namespace, pip_args: list[str]) -> int:
 
     request = _request(args, pip_args)
     out = Path(args.wheel_dir)
-    with _session(args, quiet=args.json) as s:
+    with session(args, quiet=args.json) as s:
         planned = make_plan(request, s.target, s.cache, s.progress)
         built = build(planned.plan, planned.originals, s.cache, s.progress)
     out.mkdir(parents=True, exist_ok=True)
@@ -350,7 +248,7 @@ def cmd_lock(args: argparse.Namespace, pip_args: list[str]) -> int:
     if not is_valid_pylock_path(output):
         raise UsageError(f"{output}: a PEP 751 lock is named pylock.toml or pylock.<name>.toml")
     request = _request(args, pip_args)
-    with _session(args) as s:
+    with session(args) as s:
         planned = make_plan(request, s.target, s.cache, s.progress)
         built = build(planned.plan, planned.originals, s.cache, s.progress)
     write_lock(build_lock(planned.plan, built, planned.originals, s.env, planned.profile), output)
@@ -364,7 +262,7 @@ def cmd_sync(args: argparse.Namespace, pip_args: list[str]) -> int:
     from lean_install.sync import sync
 
     lock = read_lock(Path(args.lock))
-    with _session(args) as s:
+    with session(args) as s:
         changes, result = sync(
             s.env,
             lock,
@@ -397,7 +295,7 @@ def cmd_wheelhouse(args: argparse.Namespace, pip_args: list[str]) -> int:
 
     lock = read_lock(Path(args.lock))
     directory = Path(args.dest)
-    with _session(args, recover=False) as s, s.cache.temporary_directory() as scratch:
+    with session(args, recover=False) as s, s.cache.temporary_directory() as scratch:
         wheels = lean_wheels(
             lock,
             lock.distributions,
@@ -418,7 +316,7 @@ def cmd_restore(args: argparse.Namespace, _: list[str]) -> int:
 
     if not args.all and not args.distributions:
         raise UsageError("restore: name the distributions to restore, or give --all")
-    with _session(args) as s:
+    with session(args) as s:
         restored, verification = restore(
             s.env,
             [] if args.all else args.distributions,
@@ -442,7 +340,7 @@ def cmd_verify(args: argparse.Namespace, _: list[str]) -> int:
     from lean_install.state import read_state
     from lean_install.verify import to_check, verify
 
-    with _session(args, quiet=True) as s:
+    with session(args, quiet=True) as s:
         check = to_check(s.env, read_state(s.env).checks)
         if not check.modules and not check.libraries:
             _say(f"nothing to verify: lean-install recorded no checks in {s.env.prefix}")
@@ -470,38 +368,11 @@ def cmd_verify(args: argparse.Namespace, _: list[str]) -> int:
 
 # -- the rest ----------------------------------------------------------------------------------
 
-_POSIX_HOOK = """\
-# lean-install shell integration: `pip install --lean ...` runs lean-install.
-pip() {
-    if [ "$1" = "install" ]; then
-        for __lean_arg in "$@"; do
-            if [ "$__lean_arg" = "--lean" ]; then
-                shift
-                __lean_python="$(command -v python3 || command -v python)"
-                command lean-install install --python "$__lean_python" "$@"
-                return $?
-            fi
-        done
-    fi
-    command pip "$@"
-}
-"""
-
-_FISH_HOOK = """\
-# lean-install shell integration: `pip install --lean ...` runs lean-install.
-function pip
-    if test (count $argv) -gt 0; and test "$argv[1]" = install; and contains -- --lean $argv
-        set -l python (command -v python3; or command -v python)
-        command lean-install install --python $python $argv[2..-1]
-        return $status
-    end
-    command pip $argv
-end
-"""
-
 
 def cmd_shell_hook(args: argparse.Namespace, _: list[str]) -> int:
-    print(_FISH_HOOK if args.shell == "fish" else _POSIX_HOOK, end="")
+    from lean_install.shellhook import hook
+
+    print(hook(args.shell), end="")
     return 0
 
 
@@ -707,28 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    """Parse ``argv``; commands that take pip's arguments hand the rest to pip (checked)."""
-    from lean_install.options import split, wants_help
-
-    parser = build_parser()
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    command = argv[0] if argv else ""
-    sub = subparsers.choices.get(command)
-    if sub is not None and sub.get_default("pass_through"):
-        if wants_help(argv[1:]):
-            sub.print_help()
-            raise SystemExit(0)
-        args, pip_args = split(sub, argv[1:])
-        args.command_name = command
-        return args, pip_args
-    return parser.parse_args(argv), []
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args, pip_args = _parse(argv)
+        from lean_install.options import parse
+
+        args, pip_args = parse(build_parser(), argv)
         return int(args.func(args, pip_args))
     except LeanInstallError as exc:
         print(f"lean-install: error: {exc}", file=sys.stderr)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lean_install.environment import Environment
 from lean_install.errors import LeanInstallError
-from lean_install.report import build_report
+from lean_install.measure import build_report
 
 __all__ = ["run_demo", "DEMO_REQUIREMENT", "DEMO_WORKLOAD"]
 

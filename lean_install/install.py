@@ -43,9 +43,11 @@ def installation(
     *,
     reinstall: bool = False,
     uninstall: Sequence[str] = (),
+    cache: Cache | None = None,
 ) -> Installation:
     """What installing ``built`` for ``plan`` takes: the runs of the installer, in groups
-    that compile everything (as pip does) or only what the plan chose, then the bytecode."""
+    that compile everything (as pip does) or only what the plan chose, then the bytecode
+    (kept in ``cache``'s bytecode directory for the next time)."""
     dists = [d for d in plan.installed if d.name in built or (d.source and not d.source.archive)]
     pins = {
         d.name: f"{d.name}=={d.lean_version}"
@@ -67,6 +69,7 @@ def installation(
         wheels={name: str(path) for name, path in built.items()},
         bytecode={d.name: d.bytecode for d in dists if d.bytecode is not None and d.name in built},
         uninstall=tuple(uninstall),
+        bytecode_cache=str(cache.root / "bytecode") if cache is not None else "",
     )
 
 
@@ -86,7 +89,8 @@ def apply(
 ) -> None:
     """Install ``built`` into ``env`` and uninstall ``uninstall``, under the journal;
     ``checks``: what verifying the environment will check, recorded in its state."""
-    work = installation(plan, built, target, pip_args, reinstall=reinstall, uninstall=uninstall)
+    work = installation(plan, built, target, pip_args, reinstall=reinstall, uninstall=uninstall,
+                        cache=cache)  # fmt: skip
     if not work.groups and not work.uninstall:
         return
     progress.step(f"installing with {target.installer}", sum(len(p) for p, _ in work.groups))
@@ -109,7 +113,8 @@ def _carry_out(env: Environment, target: TargetPip, work: Installation, progress
         )
         for pin in pins:
             progress.advance(pin)
-    problems = target.compile(_sources_to_compile(env, work.bytecode))
+    cache = Path(work.bytecode_cache) if work.bytecode_cache else None
+    problems = target.compile(_sources_to_compile(env, work.bytecode), cache)
     if problems:  # pip only warns too
         progress.warn("some sources did not compile:\n" + problems[-2000:])
     target.uninstall(work.uninstall)

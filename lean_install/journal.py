@@ -45,6 +45,8 @@ class Installation:
     bytecode: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Per distribution whose plan chooses its bytecode, the sources to compile."""
     uninstall: tuple[str, ...] = ()
+    bytecode_cache: str = ""
+    """Where compiled bytecode is kept by source hash (empty: compile, keep nothing)."""
 
     @property
     def find_links(self) -> list[Path]:
@@ -60,6 +62,7 @@ class Installation:
             "wheels": dict(self.wheels),
             "bytecode": {name: list(paths) for name, paths in self.bytecode.items()},
             "uninstall": list(self.uninstall),
+            "bytecode-cache": self.bytecode_cache,
         }
 
     @classmethod
@@ -74,6 +77,7 @@ class Installation:
             wheels=t.string_map("wheels"),
             bytecode={str(k): bytecode.strings(str(k)) for k in bytecode.data},
             uninstall=t.strings("uninstall", ()),
+            bytecode_cache=t.get("bytecode-cache", str, ""),
         )
 
 

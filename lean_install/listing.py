@@ -14,15 +14,17 @@ resolution finds them) is their member path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from packaging.utils import NormalizedName
 
 from lean_install.classify import Classifier
 from lean_install.runtime import dynlib, layout
 
-__all__ = ["WheelListing", "Contents", "entry_point_modules", "top_level_modules"]
+__all__ = ["WheelListing", "LazyDynamic", "Contents", "entry_point_modules", "top_level_modules"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +46,42 @@ class WheelListing:
         """Where ``member`` lands for shared-library resolution (see the module docstring)."""
         installed = layout.installed_path(member, self.data_prefix)
         return member if installed is None else installed
+
+
+class LazyDynamic(Mapping[str, dynlib.Dynamic]):
+    """The dynamic facts of each shared-object member, read from the wheel on first access.
+
+    Reading one inflates the member up to its dynamic section (near its end, in most
+    libraries), so a plan that never asks about a library never pays for it. ``known``
+    holds facts read before (by lean-install's cache); ``read`` says what was read here.
+    """
+
+    def __init__(
+        self, path: Path, names: Iterable[str], known: Mapping[str, dynlib.Dynamic] | None = None
+    ) -> None:
+        self._path = path
+        self._names = dict.fromkeys(names)
+        self._known: dict[str, dynlib.Dynamic] = {
+            n: d for n, d in (known or {}).items() if n in self._names
+        }
+        self.read: dict[str, dynlib.Dynamic] = {}
+
+    def __getitem__(self, name: str) -> dynlib.Dynamic:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._known:
+            with zipfile.ZipFile(self._path) as archive, archive.open(name) as member:
+                self._known[name] = self.read[name] = dynlib.read_dynamic(member)
+        return self._known[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def entry_point_modules(text: str) -> set[str]:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from lean_install.errors import UsageError
 from lean_install.sources import PIP_FLAGS, PIP_OPTIONS_WITH_VALUE
 
-__all__ = ["wants_help", "split"]
+__all__ = ["wants_help", "split", "parse"]
 
 _PIP_OPTIONS = PIP_OPTIONS_WITH_VALUE | PIP_FLAGS
 
@@ -69,3 +69,19 @@ def split(
         expects_value = arg in PIP_OPTIONS_WITH_VALUE
         pip_args.append(arg)
     return args, pip_args
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Parse ``argv`` with ``parser``; a subcommand whose parser sets ``pass_through`` hands
+    the rest to pip (checked by ``split``), and prints its help wherever it is asked."""
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command = argv[0] if argv else ""
+    sub = subparsers.choices.get(command)
+    if sub is not None and sub.get_default("pass_through"):
+        if wants_help(argv[1:]):
+            sub.print_help()
+            raise SystemExit(0)
+        args, pip_args = split(sub, argv[1:])
+        args.command_name = command
+        return args, pip_args
+    return parser.parse_args(argv), []

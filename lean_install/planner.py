@@ -31,7 +31,7 @@ from lean_install.catalog import choose_bundled, load_profiles
 from lean_install.closure import close
 from lean_install.errors import PlanError
 from lean_install.fetch import FETCHED, fetch, local_path
-from lean_install.listing import WheelListing, top_level_modules
+from lean_install.listing import LazyDynamic, WheelListing, top_level_modules
 from lean_install.plan import Decision, DistributionPlan, Plan, Policy, Source
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.progress import Progress
@@ -39,7 +39,7 @@ from lean_install.resolve import Resolution, ResolvedDistribution
 from lean_install.runtime import dynlib, layout
 from lean_install.sources import index_options
 from lean_install.target import TargetPip
-from lean_install.wheel import LazyDynamic, OriginalWheel
+from lean_install.wheel import OriginalWheel
 from lean_install.wheelplan import finish, needed_roots, roots, unstripped
 
 __all__ = [

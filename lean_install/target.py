@@ -8,6 +8,7 @@ and UTF-8 output, so pip's messages can be read back and shown.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -250,12 +251,19 @@ class TargetPip:
         done = self.run(command)
         return done.returncode == 0, (done.stdout + done.stderr).strip()
 
-    def compile(self, sources: Sequence[str]) -> str:
-        """Compile ``sources`` in the target's interpreter (its cache tag, its magic
-        number), in parallel; the problems, as pip's compileall would only warn."""
+    def compile(self, sources: Sequence[str], cache: Path | None = None) -> str:
+        """Give ``sources`` their bytecode, compiled by the target's interpreter (its cache
+        tag, its magic number); the problems, as pip's compileall would only warn.
+
+        With ``cache`` (a directory), bytecode is kept there by the source's sha256 and
+        the interpreter's magic number, and copied from there the next time: a source
+        compiled once is never compiled again. Those files are hash-checked (PEP 552):
+        valid whatever the source file's time stamp, as a copy in a new venv needs.
+        """
         if not sources:
             return ""
-        done = self.run([self.env.executable, "-c", _COMPILE_SCRIPT], input="\n".join(sources))
+        request = json.dumps({"cache": str(cache) if cache else "", "sources": list(sources)})
+        done = self.run([self.env.executable, "-I", "-c", _COMPILE_SCRIPT], input=request)
         return (done.stdout + (done.stderr if done.returncode else "")).strip()
 
     def tags(self) -> tuple[Tag, ...]:
@@ -279,21 +287,49 @@ _TAGS_SCRIPT = (
 )
 
 _COMPILE_SCRIPT = """
-import concurrent.futures, os, py_compile, sys
+import concurrent.futures, hashlib, importlib.util, json, os, py_compile, shutil, sys
 
-def compile_one(path):
+HASHED = py_compile.PycInvalidationMode.CHECKED_HASH
+
+def place(source, target):
+    tmp = "%s.%d.tmp" % (target, os.getpid())
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+def compile_one(job):
+    path, cached = job
     try:
-        py_compile.compile(path, doraise=True)
+        target = importlib.util.cache_from_source(path)
+        if cached and os.path.isfile(cached):
+            place(cached, target)
+            return None
+        mode = HASHED if cached else py_compile.PycInvalidationMode.TIMESTAMP
+        py_compile.compile(path, target, doraise=True, invalidation_mode=mode)
+        if cached:
+            place(target, cached)
     except Exception as exc:
-        return f"{path}: {exc}"
+        return "%s: %s" % (path, exc)
 
 if __name__ == "__main__":
-    paths = [p for p in sys.stdin.read().splitlines() if p]
-    workers = min(os.cpu_count() or 1, 8)
-    if len(paths) < 200:
-        problems = [p for p in map(compile_one, paths) if p]
+    request = json.loads(sys.stdin.read())
+    store = request["cache"]
+    if store:
+        store = os.path.join(store, "%s-%s" % (sys.implementation.cache_tag,
+                                               importlib.util.MAGIC_NUMBER.hex()))
+    jobs = []
+    for path in request["sources"]:
+        cached = ""
+        if store:
+            with open(path, "rb") as source:
+                digest = hashlib.sha256(source.read()).hexdigest()
+            cached = os.path.join(store, digest[:2], digest + ".pyc")
+        jobs.append((path, cached))
+    misses = sum(1 for _, cached in jobs if not (cached and os.path.isfile(cached)))
+    if misses < 200:
+        problems = [p for p in map(compile_one, jobs) if p]
     else:
-        with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-            problems = [p for p in pool.map(compile_one, paths, chunksize=32) if p]
+        with concurrent.futures.ProcessPoolExecutor(min(os.cpu_count() or 1, 8)) as pool:
+            problems = [p for p in pool.map(compile_one, jobs, chunksize=32) if p]
     print("\\n".join(problems))
 """

@@ -1,11 +1,14 @@
-"""The bloat report as plain text: Markdown tables a person can read (``render_table``)."""
+"""Plain text a person reads: the bloat report as Markdown tables (``render_table``), a
+plan (``plan_table``) and a profile (``profile_table``)."""
 
 from __future__ import annotations
 
 from lean_install.classify import CATEGORIES
+from lean_install.plan import Plan
+from lean_install.profile import Profile
 from lean_install.report import CategoryUsage, Report, _share
 
-__all__ = ["render_table"]
+__all__ = ["render_table", "plan_table", "profile_table"]
 
 
 def _mb(size: int) -> str:
@@ -143,3 +146,46 @@ def render_table(report: Report, *, top: int = 30) -> str:
     head = [f"Python {env.python} at {env.prefix} ({', '.join(env.site_packages)})", ""]
     body = [*_distribution_table(report, top), "", *_category_table(report), ""]
     return "\n".join([*head, *body, *_summary(report)]) + "\n"
+
+
+def profile_table(profile: Profile) -> str:
+    lines = [
+        f"{'distribution':<28} {'version':<16} {'loaded':>7} {'probed':>7} {'listed':>7}  scripts"
+    ]
+    for dist in profile.distributions:
+        mark = " (also seen: " + ", ".join(dist.also_seen) + ")" if dist.also_seen else ""
+        lines.append(
+            f"{dist.name:<28} {dist.version:<16} {len(dist.files):>7} "
+            f"{len(dist.probed):>7} {len(dist.listing):>7}  {', '.join(dist.scripts)}{mark}"
+        )
+    lines.append("")
+    for trace in profile.traces:
+        gpu = " gpu" if trace.gpu else ""
+        lines.append(
+            f"trace {trace.created} {trace.status:<6} backend={trace.backend} "
+            f"processes={trace.processes}{gpu} python={trace.environment.python} "
+            f"{trace.environment.platform} {trace.environment.prefix_kind}: "
+            + " ".join(trace.command)
+        )
+    return "\n".join(lines)
+
+
+def plan_table(plan: Plan) -> str:
+    lines = [
+        f"{'distribution':<26} {'version':<24} {'decision':<8} {'rule':<8} {'MB':>8} "
+        f"{'saved':>8}  reason"
+    ]
+    for d in plan.distributions:
+        lines.append(
+            f"{d.name:<26} {d.lean_version:<24} {d.decision:<8} {d.rule:<8} "
+            f"{d.bytes_installed / 1e6:>8.1f} {d.bytes_saved / 1e6:>8.1f}  {d.reason}"
+        )
+        lines.extend(f"{'':<26} note: {note}" for note in d.notes)
+    total, saved = plan.bytes_installed, plan.bytes_saved
+    share = f" ({saved / total:.0%})" if total else ""
+    lines.append(
+        f"policy {plan.policy}; profile {plan.profile_label or '(none)'}; "
+        f"{saved / 1e6:.1f} MB of {total / 1e6:.1f} MB left out{share}"
+    )
+    lines.extend(f"note: {note}" for note in plan.notes)
+    return "\n".join(lines)

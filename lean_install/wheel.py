@@ -45,7 +45,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from lean_install.errors import WheelError
-from lean_install.listing import WheelListing
+from lean_install.listing import LazyDynamic, WheelListing
 from lean_install.runtime import dynlib
 from lean_install.runtime.layout import record_hash, unsafe_path_reason
 
@@ -565,39 +565,3 @@ def _check_coverage(
         for path in record
         if path not in members
     )
-
-
-class LazyDynamic(Mapping[str, dynlib.Dynamic]):
-    """The dynamic facts of each shared-object member, read from the wheel on first access.
-
-    Reading one inflates the member up to its dynamic section (near its end, in most
-    libraries), so a plan that never asks about a library never pays for it. ``known``
-    holds facts read before (by lean-install's cache); ``read`` says what was read here.
-    """
-
-    def __init__(
-        self, path: Path, names: Iterable[str], known: Mapping[str, dynlib.Dynamic] | None = None
-    ) -> None:
-        self._path = path
-        self._names = dict.fromkeys(names)
-        self._known: dict[str, dynlib.Dynamic] = {
-            n: d for n, d in (known or {}).items() if n in self._names
-        }
-        self.read: dict[str, dynlib.Dynamic] = {}
-
-    def __getitem__(self, name: str) -> dynlib.Dynamic:
-        if name not in self._names:
-            raise KeyError(name)
-        if name not in self._known:
-            with zipfile.ZipFile(self._path) as archive, archive.open(name) as member:
-                self._known[name] = self.read[name] = dynlib.read_dynamic(member)
-        return self._known[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._names)
-
-    def __len__(self) -> int:
-        return len(self._names)

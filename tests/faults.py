@@ -8,6 +8,7 @@ creating, ``os.rename`` (``os.replace`` too), ``os.remove``, ``os.rmdir``, ``os.
 ``shutil.rmtree``. The count is shared by every process of the run through a file
 (``$FAULT_COUNTER``: each operation appends one byte with ``O_APPEND``; the file's size is
 the count). When the count reaches ``$FAULT_AT`` the hook SIGKILLs its whole process group
+(``$FAULT_SIGNAL=INT``: sends it SIGINT once instead, as Ctrl-C on a terminal does)
 *before* that operation happens, so at ``N`` exactly ``N - 1`` operations were carried out
 -- a power cut, for lean-install and its pip at once. Without ``$FAULT_AT`` it only counts.
 
@@ -69,6 +70,7 @@ def _roots():
 _ROOTS = _roots()
 _AT = int(os.environ.get("FAULT_AT") or 0)
 _LOG = os.environ.get("FAULT_LOG")
+_SIGNAL = os.environ.get("FAULT_SIGNAL", "KILL")
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT
 # event -> the (path index, dir_fd index) pairs of the paths it changes
 _EVENTS = {
@@ -147,7 +149,11 @@ def _count(event, path):
     if _AT and count >= _AT:
         import signal
 
-        os.killpg(os.getpgid(0), signal.SIGKILL)
+        if _SIGNAL == "INT":
+            if count == _AT:  # once: a Ctrl-C
+                os.killpg(os.getpgid(0), signal.SIGINT)
+        else:
+            os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
 def _hook(event, args):
@@ -205,15 +211,20 @@ def run_with_fault(
     *,
     log: Path | None = None,
     timeout: float = 300,
+    signal_name: str = "KILL",
+    output: Path | None = None,
 ) -> tuple[int, int]:
-    """Run ``lean-install ARGV``, killed at its ``at``-th mutating operation under ``roots``.
+    """Run ``lean-install ARGV``, killed at its ``at``-th mutating operation under ``roots``
+    (``signal_name`` ``INT``: interrupted there, as by Ctrl-C; ``output``: where its stdout
+    and stderr go).
 
     Returns (return code, operations counted); the return code is ``-9`` when the kill
     happened. With ``at`` None the run is only counted. ``log`` collects one line per
     operation (see ``read_log``). The target venv must have the hook (``install_hook``).
     """
     command = [sys.executable, "-c", _LAUNCH, *argv]
-    return run_program_with_fault(command, at, env, roots, log=log, timeout=timeout)
+    return run_program_with_fault(command, at, env, roots, log=log, timeout=timeout,
+                                  signal_name=signal_name, output=output)  # fmt: skip
 
 
 def run_program_with_fault(
@@ -224,6 +235,8 @@ def run_program_with_fault(
     *,
     log: Path | None = None,
     timeout: float = 300,
+    signal_name: str = "KILL",
+    output: Path | None = None,
 ) -> tuple[int, int]:
     """As ``run_with_fault``, for any command: Python processes of a hooked venv count."""
     with tempfile.TemporaryDirectory(prefix="lean-faults-") as scratch:
@@ -240,7 +253,8 @@ def run_program_with_fault(
             environ["FAULT_AT"] = str(at)
         if log is not None:
             environ["FAULT_LOG"] = str(log)
-        returncode = _run_in_own_group(command, environ, timeout)
+        environ["FAULT_SIGNAL"] = signal_name
+        returncode = _run_in_own_group(command, environ, timeout, output)
         try:
             count = counter.stat().st_size
         except FileNotFoundError:
@@ -248,10 +262,16 @@ def run_program_with_fault(
     return returncode, count
 
 
-def _run_in_own_group(command: Sequence[str], env: Mapping[str, str], timeout: float) -> int:
-    process = subprocess.Popen(command, env=dict(env), stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)  # fmt: skip
+def _run_in_own_group(
+    command: Sequence[str], env: Mapping[str, str], timeout: float, output: Path | None = None
+) -> int:
+    sink = output.open("w") if output is not None else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(command, env=dict(env), stdin=subprocess.DEVNULL,
+                                   stdout=sink, stderr=sink, start_new_session=True)  # fmt: skip
+    finally:
+        if output is not None:
+            sink.close()  # type: ignore[union-attr]
     try:
         return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -227,3 +227,107 @@ def test_report_with_a_bad_profile_or_python_is_one_error_line(
     missing = tmp_path / "no-python"
     assert main(["report", "--python", str(missing)]) == 1
     assert "no such interpreter" in _one_error_line(capsys.readouterr().err)
+
+
+# -- the faults a new user hit (issue 10), each a test ----------------------------------
+
+
+def _pty_run(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run ``argv`` with a terminal as stdin, stdout and stderr; (exit code, what it showed)."""
+    import pty
+    import select
+    import subprocess
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process ended
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return process.wait(60), shown.decode("utf-8", "replace")
+
+
+def test_the_installing_progress_bar_shows_on_a_terminal(tmp_path: Path) -> None:
+    """Each step has its bar on a terminal, installing included (it used to be closed and
+    never shown again after planning)."""
+    import sys
+
+    wheel = build_wheel(tmp_path / "wheels", "shiny", "1.0", WHEEL_FILES)
+    venv = create_venv(tmp_path / "venv")
+    env = {**os.environ, "LEAN_INSTALL_CACHE_DIR": str(tmp_path / "cache"), "COLUMNS": "120"}
+    code, shown = _pty_run([sys.executable, "-m", "lean_install", "install", "--python", str(venv),
+                            "--installer", "pip", "--no-index", "--find-links",
+                            str(wheel.parent), "shiny"], env)  # fmt: skip
+    assert code == 0, shown
+    assert "installing with pip" in shown and "verifying" in shown, shown
+
+
+def test_help_is_lean_installs_wherever_it_is_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["wheel", "--help"], ["install", "--python", "/x/bin/python", "--help"],
+                 ["lock", "-h"], ["sync", "--help"]):  # fmt: skip
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 0, argv
+        out = capsys.readouterr().out
+        assert out.startswith(f"usage: lean-install {argv[0]}"), out
+        assert "pip's own options" in out
+
+
+def test_an_option_typo_is_a_usage_error_not_a_pip_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["install", "--profle", "train.toml", "rich"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown option --profle" in err and "did you mean --profile?" in err
+    assert main(["wheel", "-w", "out", "--no-such-thing", "rich"]) == 2
+    assert "unknown option --no-such-thing" in capsys.readouterr().err
+
+
+def test_bundled_profile_names_work_everywhere_and_a_misspelt_one_lists_them(
+    shiny_venv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["profile", "show", "tabular"]) == 0
+    assert "scikit-learn" in capsys.readouterr().out
+    assert main(["report", "--python", str(shiny_venv), "--profile", "tabular", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["has-profile"] is True
+    assert main(["profile", "show", "tabluar"]) == 2
+    err = capsys.readouterr().err
+    assert "no bundled profile of that name" in err and "did you mean 'tabular'?" in err
+    assert "torch-cpu-train" in err
+
+
+def test_a_local_directory_is_planned_as_handed_to_pip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``install --dry-run ./localdir`` ended in a raw ValueError traceback."""
+    project = tmp_path / "srcpkg"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+    )
+    (project / "backend.py").write_text(
+        "import os\n"
+        "def get_requires_for_build_wheel(config_settings=None):\n    return []\n"
+        "def prepare_metadata_for_build_wheel(directory, config_settings=None):\n"
+        "    os.makedirs(os.path.join(directory, 'srcpkg-1.0.dist-info'))\n"
+        "    with open(os.path.join(directory, 'srcpkg-1.0.dist-info', 'METADATA'), 'w') as f:\n"
+        "        f.write('Metadata-Version: 2.1\\nName: srcpkg\\nVersion: 1.0\\n')\n"
+        "    return 'srcpkg-1.0.dist-info'\n"
+    )
+    venv = create_venv(tmp_path / "venv")
+    code = main(["install", "--python", str(venv), "--dry-run", "--json", "--no-index", str(project)])
+    assert code == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    srcpkg = next(d for d in plan["distributions"] if d["name"] == "srcpkg")
+    assert srcpkg["decision"] == "keep" and "pip installs it as it is" in srcpkg["reason"]
+    assert srcpkg["source"]["archive"] is False

@@ -577,3 +577,32 @@ def test_rerun_of_a_killed_sync_succeeds_and_equals_a_clean_sync(sync_runs: Runs
           f"{[t.at for t in sync_runs.trials]}")  # fmt: skip
     failures = _failures(sync_runs, lambda t: _rerun_problems(t, sync_runs.reference))
     assert not failures, failures
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------
+
+
+def test_ctrl_c_during_an_install_says_what_to_do_and_the_next_command_completes_it(
+    world: World, old_template: Template, tmp_path: Path
+) -> None:
+    """Ctrl-C while pip installs: exit 130, a message that says the environment is
+    half-installed and which command completes it; that command completes it."""
+    first = old_template.copy(tmp_path / "clean")
+    clean = _counted(world.install_argv(first), first, tmp_path / "clean")
+    pip_ops = [op.number for op in clean.operations if op.program == "pip"]
+    python = old_template.copy(tmp_path / "interrupted")
+    cache, output = tmp_path / "cache", tmp_path / "output.txt"
+    code, _ = run_with_fault(world.install_argv(python), pip_ops[len(pip_ops) // 2],
+                             fault_env(cache), _roots(python, cache), signal_name="INT",
+                             output=output)  # fmt: skip
+    said = output.read_text()
+    assert code == 130, said
+    assert "interrupted while changing" in said and "half-installed" in said, said
+    assert f"lean-install verify --python {python}" in said, said
+    with cache_dir(cache):
+        code, out = cli("verify", "--python", str(python))
+    assert code == 0, out
+    assert "completed the interrupted" in out and "verified" in out, out
+    final = observe(python, cache)
+    assert final.freeze == clean.after.freeze and final.check == "" and final.leftovers == []
+    assert final.imports == clean.after.imports

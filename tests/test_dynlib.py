@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from lean_install.runtime.dynlib import Dynamic, Libraries, closure, is_shared_object_name, read_dynamic
+from lean_install.runtime.dynlib import (
+    Dynamic,
+    Libraries,
+    closure,
+    is_shared_object_name,
+    read_dynamic,
+)
 
 
 def needed(data: object) -> tuple[str, ...]:

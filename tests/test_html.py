@@ -28,10 +28,10 @@ from lean_install.html import (
     squarify,
     write_html,
 )
+from lean_install.measure import _removal, build_report
 from lean_install.plan import DistributionPlan
 from lean_install.profile import DistributionUsage, Profile
-from lean_install.report import Report, build_report
-from lean_install.report import Removal, _removal
+from lean_install.report import Removal, Report
 from lean_install.runtime.layout import MANIFEST_NAME
 from lean_install.strip import build_stripped_wheel, build_stub_distribution
 

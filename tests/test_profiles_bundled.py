@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from conftest import create_venv
 
-from lean_install.cli import main
 from lean_install.catalog import bundled_profiles, bundled_profiles_dir
+from lean_install.cli import main
 from lean_install.profile import Profile
 
 REPO = Path(__file__).resolve().parent.parent

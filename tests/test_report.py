@@ -13,10 +13,11 @@ import pytest
 from conftest import build_wheel, create_venv, pip_install, site_packages
 from packaging.utils import NormalizedName
 
-from lean_install.environment import Environment
-from lean_install.profile import DistributionUsage, Profile
 from lean_install.classify import CATEGORIES, REMOVABLE, Category, Classifier
-from lean_install.report import DistributionReport, Report, build_report
+from lean_install.environment import Environment
+from lean_install.measure import build_report
+from lean_install.profile import DistributionUsage, Profile
+from lean_install.report import DistributionReport, Report
 from lean_install.text import render_table
 
 NATIVE = b"\x7fELF" + bytes(1000)

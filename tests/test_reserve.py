@@ -372,9 +372,10 @@ def _serve(directory: Path) -> Iterator[Served]:
 
 def test_report_counts_restored_files_as_there_again(world: World, venv: Path) -> None:
     from lean_install.environment import Environment
-    from lean_install.report import Removal, Report, build_report
+    from lean_install.measure import build_report
+    from lean_install.report import Removal, Report
 
-    def read_removals(report: "Report") -> dict[str, "Removal"]:
+    def read_removals(report: Report) -> dict[str, Removal]:
         return {d.name: d.removed for d in report.distributions if d.removed}
 
     world.install(venv, "--on-miss", "restore")
