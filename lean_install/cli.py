@@ -183,7 +183,13 @@ def _request(args: argparse.Namespace, pip_args: list[str]) -> Any:
             f"{args.command_name}: give the requirements to install",
             hint="for example: lean-install install torch",
         )
-    return Request(pip_args=tuple(pip_args), profiles=tuple(args.profile), policy=args.policy)
+    from lean_install.variants import VariantSources
+
+    variants = VariantSources(index_urls=tuple(args.variant_index_url),
+                              find_links=tuple(args.variant_find_links),
+                              enabled=not args.no_variants)  # fmt: skip
+    return Request(pip_args=tuple(pip_args), profiles=tuple(args.profile), policy=args.policy,
+                   variants=variants)  # fmt: skip
 
 
 def _show_plan(args: argparse.Namespace, plan: Any) -> None:
@@ -406,6 +412,25 @@ def _planning(p: argparse.ArgumentParser) -> None:
         choices=["auto", "pip", "uv"],
         default="auto",
         help="resolve with uv where present (auto), or with the target's pip",
+    )
+    p.add_argument(
+        "--variant-index-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an index with CPU builds (default for torch: the PyTorch CPU index)",
+    )
+    p.add_argument(
+        "--variant-find-links",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory (or page) of CPU builds",
+    )
+    p.add_argument(
+        "--no-variants",
+        action="store_true",
+        help="never swap a GPU build for the CPU build of the same release",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 

@@ -26,7 +26,7 @@ from lean_install.plan import Plan
 from lean_install.planner import Planned, listings_of
 from lean_install.progress import Progress
 from lean_install.runtime import layout
-from lean_install.runtime.records import Checks
+from lean_install.runtime.records import Checks, read_misses
 from lean_install.sources import index_options
 from lean_install.state import record_install
 from lean_install.target import TargetPip
@@ -258,6 +258,20 @@ def verify_and_repair(
             f"{len(check.libraries)} libraries load ({first.seconds:.1f} s)"
         )
         return
+    if first.removed_code:
+        before = len(read_misses(env.prefix))
+        verify(target, check, restore=True)
+        brought = [m for m in read_misses(env.prefix)[before:] if m.outcome == "restored"]
+        for miss in brought:
+            result.messages.append(
+                f"verification reached removed {miss.module} ({miss.distribution}): brought "
+                f"back its {len(miss.files)} files ({miss.bytes / 1e6:.1f} MB)"
+            )
+        first = verify(target, check)
+        result.verification = first
+        if first.ok:
+            result.messages.append(f"verified after bringing back {len(brought)} modules")
+            return
     blamed = attribute(first.failures, plan, listings or listings_of(plan, cache), env)
     result.put_back = {str(n): why for n, why in blamed.items()}
     for name, why in blamed.items():

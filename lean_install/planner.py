@@ -39,6 +39,7 @@ from lean_install.resolve import Resolution, ResolvedDistribution
 from lean_install.runtime import dynlib, layout
 from lean_install.sources import index_options
 from lean_install.target import TargetPip
+from lean_install.variants import Swapped, VariantSources, find_swaps
 from lean_install.wheel import OriginalWheel
 from lean_install.wheelplan import finish, needed_roots, roots, unstripped
 
@@ -69,6 +70,7 @@ class Request:
     policy: Policy | None = None
     """None: ``profile`` with a profile, ``safe`` without."""
     auto_profile: bool = True
+    variants: VariantSources = field(default_factory=VariantSources)
 
 
 @dataclass(frozen=True)
@@ -101,32 +103,26 @@ def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progr
     resolution = target.resolve(request.pip_args)
     profile, label, notes = _profile(request, resolution, progress)
     policy = choose_policy(profile, request.policy)
+    swapped = find_swaps(request.pip_args, resolution, profile, request.variants, target)
+    for note in swapped.notes:
+        progress.note(note)
+    resolution, notes = swapped.resolution, notes + swapped.notes
+    sources = index_options([*request.pip_args, *swapped.extra_args])
     for name in _profile_only(profile, resolution, target):
         progress.warn(f"the profile used {name}, which the resolution does not hold")
-    key = _plan_key(resolution, profile, label, policy, notes)
+    key = _plan_key(resolution, profile, label, policy, notes, swapped)
     remembered = cache.plan(key)
     listings: dict[NormalizedName, WheelListing] = {}
     if remembered is not None and remembered.get("format") == PLAN_FORMAT:
         plan = Plan.from_dict(remembered["plan"], "remembered plan")
     else:
         plan, listings = _plan(
-            resolution,
-            profile,
-            label,
-            policy,
-            notes,
-            target,
-            cache,
-            progress,
-            sources=index_options(request.pip_args),
-        )
+            resolution, profile, label, policy, notes, target, cache, progress,
+            sources=sources, swapped=swapped,
+        )  # fmt: skip
         cache.add_plan(key, {"format": PLAN_FORMAT, "plan": plan.to_dict()})
-    originals = fetch(
-        [d for d in plan.distributions if d.decision in FETCHED],
-        cache,
-        target,
-        index_options(request.pip_args),
-    )
+    originals = fetch([d for d in plan.distributions if d.decision in FETCHED], cache, target,
+                      sources)  # fmt: skip
     return Planned(plan, originals, profile, listings)
 
 
@@ -191,9 +187,10 @@ def _plan_key(
     label: str,
     policy: Policy,
     notes: Sequence[str],
+    swapped: Swapped,
 ) -> str:
     """A digest of everything a plan is made from (and records: the target's markers, each
-    file's URL, the notes)."""
+    file's URL, the notes, the builds swapped)."""
     dists = [
         (d.name, d.version, d.filename, d.sha256, d.url, d.size, d.requested, d.is_archive)
         for d in resolution.distributions
@@ -209,6 +206,8 @@ def _plan_key(
             {n: list(v) for n, v in resolution.extras_only.items()},
             resolution.marker_environment,
             list(notes),
+            {n: s.to_dict() for n, s in swapped.swaps.items()},
+            [(d.name, d.sha256, d.url) for d in swapped.dropped],
         ],
         sort_keys=True,
     )
@@ -229,8 +228,10 @@ def _plan(
     progress: Progress,
     *,
     sources: Sequence[str],
+    swapped: Swapped,
 ) -> tuple[Plan, dict[NormalizedName, WheelListing]]:
     plans = decide(resolution, profile, policy, profile_label=label)
+    plans.update(_swap_plans(plans, resolution, swapped, cache))
     progress.step(
         "listing the wheels not fetched",
         sum(p.decision in ("stub", "omit") for p in plans.values()),
@@ -250,7 +251,10 @@ def _plan(
     mapped = _mapped_libraries(profile)
     closure = close(all_roots, candidates, mapped=mapped)
     while closure.promote:
-        promoted = {n: replace(plans[n], decision="strip") for n in closure.promote}
+        promoted = {
+            n: replace(plans[n], decision="strip", stub_modules=(), notes=())
+            for n in closure.promote
+        }
         plans.update(promoted)
         originals.update(fetch(list(promoted.values()), cache, target, sources))
         for name, members in closure.promote.items():
@@ -327,6 +331,34 @@ def plan_wheel(
     own = roots(preliminary, listing, usages, policy)
     closed = close({preliminary.name: own}, {}, mapped=mapped)
     return finish(preliminary, own, closed.keep[preliminary.name])
+
+
+def _swap_plans(
+    plans: Mapping[NormalizedName, DistributionPlan],
+    resolution: Resolution,
+    swapped: Swapped,
+    cache: Cache,
+) -> dict[NormalizedName, DistributionPlan]:
+    """The swapped distributions' plans, with the installed bytes avoided (from the central
+    directories of what the swap left out, less the CPU builds')."""
+    avoided = 0
+    for dist, sign in [
+        *((d, 1) for d in swapped.dropped),
+        *((d, -1) for d in resolution.distributions if d.name in swapped.swaps),
+    ]:
+        try:
+            avoided += sign * sum(_central_directory(dist, cache).members.values())
+        except (OSError, zipfile.BadZipFile, ValueError):
+            continue
+    found = {}
+    for name, swap in swapped.swaps.items():
+        swap = replace(swap, bytes_avoided=avoided)
+        gone = len(swap.dropped_dependencies)
+        reason = (f"the profile never used a GPU: the CPU build of {name} {swap.version}, with "
+                  f"{gone} distributions less, {swap.download_avoided / 1e9:.2f} GB less to "
+                  f"download, {avoided / 1e9:.2f} GB less installed")  # fmt: skip
+        found[name] = replace(plans[name], decision="swap", swap=swap, reason=reason)
+    return found
 
 
 # -- decisions from metadata -------------------------------------------------------------------
@@ -469,7 +501,10 @@ def name_stubs(
         notes: tuple[str, ...] = ()
         if not modules and name in candidates:
             modules = top_level_modules(candidates[name].members)
-        if not modules:
+            if not modules:
+                notes = ("its wheel holds no module of its own (a namespace's files only): "
+                         "its stub is metadata only",)  # fmt: skip
+        elif not modules:
             modules = (name.replace("-", "_"),)
             notes = (f"its wheel could not be listed: its stub stands for {modules[0]}, a guess",)
         out[name] = replace(plan, stub_modules=modules, notes=plan.notes + notes)

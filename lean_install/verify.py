@@ -30,6 +30,8 @@ from lean_install.target import TargetPip
 __all__ = ["Check", "Failure", "Verification", "planned_checks", "to_check", "verify", "attribute"]
 
 VERIFY_ENVIRONMENT = {"LEAN_INSTALL_ON_MISS": "error", "LEAN_INSTALL_LOG_MISSES": "0"}
+RESTORING = {"LEAN_INSTALL_ON_MISS": "restore"}
+"""Repair: removed code a check reaches comes back, and the misses log says what it was."""
 _SONAME = re.compile(r"([\w.+-]+\.so(?:\.[\d.]+)?): cannot open shared object file")
 _SKIPPED = frozenset({"__pycache__", "_distutils_hack"})
 """Not imported: setuptools' ``.pth`` hook module runs at every start anyway."""
@@ -64,6 +66,12 @@ class Verification:
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def removed_code(self) -> bool:
+        """Whether a failure is a lean-install stub (removed Python code, which the reserve
+        can bring back by itself), not a loader error."""
+        return any("lean-install removed" in f.error for f in self.failures)
+
 
 def planned_checks(
     plan: Plan, profile: Profile | None, listings: Mapping[NormalizedName, WheelListing]
@@ -97,8 +105,9 @@ def to_check(env: Environment, checks: Mapping[str, Checks]) -> Check:
     return Check(tuple(modules), tuple(libraries))
 
 
-def verify(target: TargetPip, check: Check) -> Verification:
-    """Run ``check`` in a fresh process of the target."""
+def verify(target: TargetPip, check: Check, *, restore: bool = False) -> Verification:
+    """Run ``check`` in a fresh process of the target; with ``restore``, removed code it
+    reaches is brought back (and logged as misses) instead of failing."""
     import time
 
     if not check.modules and not check.libraries:
@@ -107,7 +116,7 @@ def verify(target: TargetPip, check: Check) -> Verification:
     done = target.run(
         [target.env.executable, "-c", _SCRIPT],
         input=json.dumps({"modules": check.modules, "libraries": check.libraries}),
-        extra_env=VERIFY_ENVIRONMENT,
+        extra_env=RESTORING if restore else VERIFY_ENVIRONMENT,
     )
     seconds = time.perf_counter() - start
     try:

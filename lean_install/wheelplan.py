@@ -159,6 +159,8 @@ def finish(preliminary: DistributionPlan, roots: Roots, keep: Collection[str]) -
     if roots.rule in ("modules", "safe", "listing"):
         notes += _category_notes(contents, drop)
     reason = _strip_reason(preliminary, roots, keep, total)
+    if preliminary.decision == "swap":
+        reason = f"{preliminary.reason}; {reason}"
     decision: Decision = "swap" if preliminary.decision == "swap" else "strip" if drop else "keep"
     return replace(
         preliminary,
