@@ -179,7 +179,7 @@ class DistributionPlan:
     def digest(self) -> str:
         """Short digest of everything that goes into a rebuilt wheel besides the original:
         the plan, and the stubs' template and runtime when it has stubs."""
-        runtime = stub_digest() if self.stub_modules else ""
+        runtime = stub_digest() if self.stub_modules or self.drop else ""
         canon = json.dumps(
             [
                 self.name,

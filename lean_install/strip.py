@@ -30,7 +30,7 @@ from lean_install.plan import DistributionPlan
 from lean_install.runtime import layout
 from lean_install.runtime.layout import MANIFEST_NAME, record_hash
 from lean_install.runtime.records import Manifest, Original
-from lean_install.stubs import module_stub, runtime_files, stub_path
+from lean_install.stubs import module_stub, runtime_files, startup_file, startup_hook, stub_path
 from lean_install.wheel import Member, OriginalWheel
 from lean_install.zipwriter import ZipWriter
 
@@ -189,6 +189,8 @@ def _stripped_files(wheel: OriginalWheel, plan: DistributionPlan) -> list[tuple[
         (path, _stub_source(plan, stubs[path], new_info, package=path.endswith("/__init__.py")))
         for path in sorted(stubs)
     ]
+    if plan.drop:  # removed files come back when reached: the startup hook watches for them
+        files.append((startup_file(_escape(plan.name)), startup_hook(new_info).encode()))
     skipped = {"RECORD", MANIFEST_NAME, *_SIGNATURES}
     for member in wheel.members.values():
         rest = member.name[len(prefix) :]
@@ -198,7 +200,7 @@ def _stripped_files(wheel: OriginalWheel, plan: DistributionPlan) -> list[tuple[
         if rest == "METADATA":
             content = _set_version(wheel, member, plan.lean_version)
         files.append((f"{new_info}/{rest}", content))
-    if stubs:
+    if stubs or plan.drop:
         files += _runtime_files(new_info)
     return files
 

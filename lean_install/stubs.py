@@ -15,6 +15,8 @@ from __future__ import annotations
 
 __all__ = [
     "module_stub",
+    "startup_file",
+    "startup_hook",
     "stub_digest",
     "stub_path",
     "runtime_files",
@@ -39,13 +41,13 @@ class LeanInstallRemovedError(ModuleNotFoundError):
 
 def _lean_install_missing():
     message = (
-        "lean-install removed module {module!r} (distribution {dist} {version}, "
+        "lean-install removed module " + repr(__name__) + " (distribution {dist} {version}, "
         "profile {profile}): the workload traced for that profile never used it.\\n"
         "To bring it back: lean-install restore --python " + _sys.executable + " {dist}\\n"
         "To have removed code come back when imported: lean-install config --python "
         + _sys.executable + " on-miss restore"
     )
-    error = LeanInstallRemovedError(message, name={module!r})
+    error = LeanInstallRemovedError(message, name=__name__)
     try:
         import importlib
         import importlib.util
@@ -66,7 +68,7 @@ def _lean_install_missing():
         reserve = importlib.import_module(name + ".reserve")
     except Exception:  # no runtime next to this stub: the plain error
         raise error from None
-    return reserve.missing({module!r}, __file__, root, {dist_info!r}, error)
+    return reserve.missing(__name__, __file__, root, {dist_info!r}, error)
 
 
 _lean_install_missing()
@@ -94,6 +96,36 @@ def module_stub(
     )
 
 
+_STARTUP = """try:
+    import importlib, importlib.util, os
+    name = {package!r}
+    if name not in sys.modules:
+        runtime = os.path.join(sitedir, {dist_info!r}, {runtime!r})
+        spec = importlib.util.spec_from_file_location(
+            name, os.path.join(runtime, "__init__.py"), submodule_search_locations=[runtime])
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        spec.loader.exec_module(package)
+    importlib.import_module(name + ".hook").install(sitedir)
+except Exception:
+    pass
+"""
+
+
+def startup_file(name: str) -> str:
+    """The ``.pth`` file of a lean distribution (at the root of site-packages)."""
+    return f"{name}-lean-install.pth"
+
+
+def startup_hook(dist_info: str) -> str:
+    """The ``.pth`` line that loads the runtime's startup hook (``runtime/hook.py``) from
+    ``dist_info`` at interpreter start (``site`` runs lines starting with ``import``, with
+    ``sitedir`` set); any failure leaves the interpreter as it would be without it."""
+    code = _STARTUP.format(package=f"_lean_install_runtime_{runtime_digest()}",
+                           dist_info=dist_info, runtime=layout.RUNTIME_DIRECTORY)  # fmt: skip
+    return f"import sys; exec({code!r})\n"
+
+
 def stub_path(module: str, *, package: bool) -> str:
     """Where the stub for ``module`` goes, relative to the install root."""
     parts = module.split(".")
@@ -119,4 +151,4 @@ def runtime_digest() -> str:
 @functools.cache
 def stub_digest() -> str:
     """A digest of what a stub is made of, this template and the runtime it loads."""
-    return hashlib.sha256((_TEMPLATE + runtime_digest()).encode()).hexdigest()[:12]
+    return hashlib.sha256((_TEMPLATE + _STARTUP + runtime_digest()).encode()).hexdigest()[:12]

@@ -139,11 +139,11 @@ def pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True)  # fmt: skip
 
 
-# -- error: the default --------------------------------------------------------------
+# -- error -------------------------------------------------------------------------
 
 
 def test_error_mode_raises_and_logs_the_miss(world: World, venv: Path) -> None:
-    world.install(venv)
+    world.install(venv, "--on-miss", "error")
     assert cli("config", "--python", str(venv), "on-miss")[1] == "error\n"
     failed = run(venv, "import shop.extra")
     assert "lean-install removed module 'shop.extra'" in failed.stderr
@@ -161,10 +161,13 @@ def test_error_mode_raises_and_logs_the_miss(world: World, venv: Path) -> None:
 
 
 def test_restore_brings_back_a_package_and_keeps_pip_consistent(world: World, venv: Path) -> None:
-    world.install(venv, "--on-miss", "restore")
+    world.install(venv)  # restore is the default
+    assert cli("config", "--python", str(venv), "on-miss")[1] == "restore\n"
     done = run(venv, "import shop.extra; print(shop.extra.heavy.VALUE)")
     assert done.stdout == "7\n", done.stderr
-    assert done.stderr == ""
+    said = done.stderr.splitlines()  # once per process: what came back, how to keep it
+    assert len(said) == 2 and said[0].startswith("lean-install: brought back shop.extra"), said
+    assert "profile update PROFILE --from-misses" in said[1]
     (miss,) = misses(venv)
     assert miss["outcome"] == "restored"
     assert miss["files"] == ["shop/extra/__init__.py", "shop/extra/heavy.py"]
@@ -214,7 +217,7 @@ def test_log_mode_restores_and_says_so(world: World, venv: Path) -> None:
     done = run(venv, "import shop.extra")
     assert done.returncode == 0
     lines = done.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lean-install: restored shop.extra")
+    assert len(lines) == 1 and lines[0].startswith("lean-install: brought back shop.extra")
 
 
 def test_restore_in_multiprocessing_workers_at_once(world: World, venv: Path) -> None:
@@ -289,7 +292,7 @@ def test_a_tampered_reserve_is_refused(
 def test_a_stub_distribution_stands_for_the_modules_its_wheel_holds(
     world: World, venv: Path
 ) -> None:
-    world.install(venv)
+    world.install(venv, "--on-miss", "error")
     failed = run(venv, "import oddmod")
     assert "lean-install removed module 'oddmod'" in failed.stderr  # not a bare "No module"
     assert "lean-install removed module 'nsx.inner'" in run(venv, "import nsx.inner").stderr
@@ -421,3 +424,87 @@ def test_a_restore_killed_at_any_point_is_finished_by_the_next_import(
         done = run(venv, "import shop.extra; print(shop.extra.heavy.VALUE)")
         assert done.stdout == "7\n", (at, done.stderr[-2000:])
         assert _tree(packages) == reference, at
+
+
+# -- every way Python reaches removed code ------------------------------------------------
+
+VENDORED = {
+    # as setuptools does: put a vendored tree on sys.path at run time
+    "kiosk/__init__.py": "import os, sys\n"
+    "sys.path.insert(0, os.path.join(os.path.dirname(__file__), '_vendor'))\n",
+    "kiosk/_vendor/vend/__init__.py": "V = 'vendored'\n",
+    "kiosk/tools.py": "T = 'tools'\n",
+    "kiosk/data/table.json": '{"a": 1}\n',
+    "kiosk/data/other.json": '{"b": 2}\n',
+    "kiosk/blobs/one.bin": "one\n",
+}
+REACH = {
+    "vendored": "import kiosk, vend; print(vend.V)",
+    "from-import": "from kiosk import tools; print(tools.T)",
+    "open": "import kiosk, os; print(open(os.path.join(os.path.dirname(kiosk.__file__), "
+    "'data', 'other.json')).read().strip())",
+    "resources": "import importlib.resources as r; "
+    "print(r.files('kiosk').joinpath('data/table.json').read_text().strip())",
+    "listdir": "import kiosk, os; print(sorted(os.listdir(os.path.join("
+    "os.path.dirname(kiosk.__file__), 'blobs'))))",
+}
+REACHED = {"vendored": "vendored", "from-import": "tools", "open": '{"b": 2}',
+           "resources": '{"a": 1}', "listdir": "['one.bin']"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def kiosk(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """kiosk 1.0, used only through its ``__init__``: everything else removed, and no stub
+    for ``vend`` (it lies under a directory the package puts on sys.path)."""
+    root = tmp_path_factory.mktemp("kiosk")
+    build_wheel(root / "wheels", "kiosk", "1.0", VENDORED)
+    profile = root / "kiosk.toml"
+    usage = DistributionUsage(name="kiosk", version="1.0", files=("kiosk/__init__.py",))  # type: ignore[arg-type]
+    Profile(distributions=(usage,)).dump(profile)
+    return root / "wheels", profile
+
+
+def _kiosk_venv(kiosk: tuple[Path, Path], tmp_path: Path, mode: str) -> Path:
+    wheels, profile = kiosk
+    python = create_venv(tmp_path / "venv")
+    code, _, err = cli("install", "--python", str(python), "--profile", str(profile), "-q",
+                       "--installer", "pip", "--on-miss", mode, "kiosk", "--no-index",
+                       "--find-links", str(wheels))  # fmt: skip
+    assert code == 0, err
+    assert not (site_packages(python) / "kiosk/_vendor").exists()
+    assert not (site_packages(python) / "kiosk/data").exists()
+    return python
+
+
+@pytest.mark.parametrize("way", list(REACH))
+def test_every_way_to_removed_code_restores_by_default(
+    kiosk: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    monkeypatch.setenv("LEAN_INSTALL_CACHE_DIR", str(tmp_path / "cache"))
+    python = _kiosk_venv(kiosk, tmp_path, "restore")
+    done = run(python, REACH[way])
+    assert done.stdout.strip() == REACHED[way], done.stderr
+    assert done.stderr.startswith("lean-install: brought back "), done.stderr
+    (miss,) = misses(python)
+    assert miss["outcome"] == "restored" and miss["kind"] == ("module" if way in (
+        "vendored", "from-import") else "file")  # fmt: skip
+    assert run(python, REACH[way]).stderr == ""  # back for good
+    assert pip(python, "check").returncode == 0
+
+
+@pytest.mark.parametrize("way", list(REACH))
+def test_every_way_to_removed_code_names_lean_install_in_error_mode(
+    kiosk: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    monkeypatch.setenv("LEAN_INSTALL_CACHE_DIR", str(tmp_path / "cache"))
+    python = _kiosk_venv(kiosk, tmp_path, "error")
+    done = run(python, REACH[way])
+    assert done.returncode != 0
+    assert "lean-install removed" in done.stderr, done.stderr
+    assert f"lean-install restore --python {python} kiosk" in done.stderr
+    if way in ("vendored", "from-import"):  # an ImportError, so fallbacks keep working
+        fallback = run(python, "try:\n    " + REACH[way].replace("; ", "\n    ") +
+                       "\nexcept ImportError:\n    print('fallback')")  # fmt: skip
+        assert fallback.stdout.strip() == "fallback", fallback.stderr
+    else:  # a FileNotFoundError, as the open of a missing file is
+        assert "LeanInstallRemovedFileError: [Errno 2] lean-install removed" in done.stderr

@@ -7,3 +7,7 @@ lean environment, where each lean distribution carries a copy of this package in
 path. So it imports only the standard library and its own modules (relatively), never
 ``lean_install`` or anything installed.
 """
+
+working: list[bool] = []
+"""Not empty while the reserve is restoring in this process: the startup hook's finder and
+audit hook stand aside then (the reserve's own listings and reads are not misses)."""

@@ -40,7 +40,7 @@ __all__ = [
 ON_MISS_MODES = ("restore", "error", "log")
 """What a program does when it reaches removed code: bring it back and go on, raise the
 stub's ImportError, or bring it back and say so on stderr."""
-DEFAULT_ON_MISS = "error"
+DEFAULT_ON_MISS = "restore"
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 
 

@@ -45,7 +45,7 @@ from typing import IO, Any
 from . import dynlib, layout
 from .records import ON_MISS_MODES, Manifest, Miss, Original, State, append_miss
 
-__all__ = ["missing", "restore_region", "Restored"]
+__all__ = ["missing", "restore_region", "restore_files", "removed_error", "Restored"]
 
 
 # -- a miss --------------------------------------------------------------------------------
@@ -67,30 +67,55 @@ def missing(module: str, stub_file: str, root: str, dist_info: str, error: Impor
     if mode == "error" or manifest is None:
         region = sorted(_region(manifest, stub)) if manifest else []
         _log(replace(miss, files=tuple(region), outcome="raised"))
-        raise error
+        raise removed_error(error, module)
     try:
         restored = restore_region(root, dist_info, manifest, stub, state)
     except Exception as exc:
         _log(replace(miss, outcome=f"failed: {exc}"))
-        raise type(error)(
-            f"{error}\nlean-install could not restore it: {exc}", name=module
-        ) from exc
-    _log(
-        replace(
-            miss,
-            files=restored.files,
-            bytes=restored.bytes,
-            outcome="restored",
-            source=restored.source,
-        )
-    )
-    if mode == "log":
-        print(
-            f"lean-install: restored {module} ({miss.distribution} {miss.version}): "
-            f"{len(restored.files)} files from {restored.source}",
-            file=sys.stderr,
-        )
+        failed = type(error)(f"{error}\nlean-install could not restore it: {exc}", name=module)
+        raise removed_error(failed, module) from exc
+    miss = replace(miss, files=restored.files, bytes=restored.bytes, outcome="restored",
+                   source=restored.source)  # fmt: skip
+    _log(miss)
+    announce(miss, mode)
     return _load(module)
+
+
+class RemovedImportError(ImportError):
+    """The lean-install message of ``from pkg import removed_module``: an ImportError that
+    is not a ModuleNotFoundError, which CPython's ``_handle_fromlist`` would swallow
+    (leaving ``cannot import name 'removed_module'`` and no word of lean-install)."""
+
+
+def removed_error(error: ImportError, module: str) -> ImportError:
+    """``error``, or the same message as a ``RemovedImportError`` when the import of
+    ``module`` is a ``from package import module``."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_handle_fromlist":
+            owner, item = frame.f_locals.get("module"), frame.f_locals.get("x")
+            if f"{getattr(owner, '__name__', '')}.{item}" == module:
+                return RemovedImportError(str(error), name=module)
+        frame = frame.f_back  # type: ignore[assignment]
+    return error
+
+
+_ANNOUNCED: list[bool] = []
+
+
+def announce(miss: Miss, mode: str) -> None:
+    """Say on stderr what came back: every time in ``log`` mode, once per process (the
+    first time) in ``restore`` mode, with how to keep it in the next lean install."""
+    what = (f"lean-install: brought back {miss.module} ({miss.distribution} {miss.version}: "
+            f"{len(miss.files)} files, {miss.bytes / 1e6:.1f} MB, from {miss.source})")  # fmt: skip
+    if mode == "log":
+        print(what, file=sys.stderr)
+    elif mode == "restore" and not _ANNOUNCED:
+        _ANNOUNCED.append(True)
+        print(f"{what}\nlean-install: removed code comes back as programs reach it (see: "
+              f"lean-install misses --python {sys.executable}); to keep it in the next lean "
+              "install: lean-install profile update PROFILE --from-misses --python "
+              f"{sys.executable}", file=sys.stderr)  # fmt: skip
 
 
 def _mode(state: State) -> str:
@@ -179,11 +204,53 @@ def restore_region(
 ) -> Restored:
     """Put back what a miss at ``stub`` needs, under the environment's restore lock; a stub
     already replaced (by another process) is left as it is and nothing is written."""
+    return _restore(root, dist_info, manifest, state, stub=stub)
+
+
+def restore_files(
+    root: str, dist_info: str, manifest: Manifest, wanted: set[str], state: State
+) -> Restored:
+    """Put back the removed files ``wanted`` (installed paths) and the libraries they need;
+    files another process put back meanwhile are left as they are."""
+    return _restore(root, dist_info, manifest, state, wanted=wanted)
+
+
+def _restore(
+    root: str,
+    dist_info: str,
+    manifest: Manifest,
+    state: State,
+    *,
+    stub: str = "",
+    wanted: set[str] | None = None,
+) -> Restored:
+    from . import working
+
+    working.append(True)
+    try:
+        return _restore_locked(root, dist_info, manifest, state, stub=stub, wanted=wanted)
+    finally:
+        working.pop()
+
+
+def _restore_locked(
+    root: str,
+    dist_info: str,
+    manifest: Manifest,
+    state: State,
+    *,
+    stub: str,
+    wanted: set[str] | None,
+) -> Restored:
     with _lock(os.path.dirname(layout.state_path(sys.prefix, layout.STATE_FILE))):
-        if not layout.is_stub_file(os.path.join(root, stub)):
+        if stub and not layout.is_stub_file(os.path.join(root, stub)):
             return Restored((), 0, "another process")
+        if wanted is not None:
+            wanted = {p for p in wanted if not os.path.exists(os.path.join(root, p))}
+            if not wanted:
+                return Restored((), 0, "another process")
         with _reserve(manifest, state) as (archive, source, verify):
-            files, foreign = _collect(archive, manifest, stub, verify, root)
+            files, foreign = _collect(archive, manifest, stub, verify, root, wanted=wanted)
             _write_restored(root, dist_info, files, stub)
         written = sorted(files)
         size = sum(len(data) for data, _ in files.values())

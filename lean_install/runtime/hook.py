@@ -1,0 +1,346 @@
+"""The startup hook: removed code is reached in more ways than by importing a stub.
+
+Each lean distribution carries a ``.pth`` file whose one line loads this module (once per
+interpreter) from its ``.dist-info``'s runtime copy, and ``install`` then adds:
+
+- a finder at the end of ``sys.meta_path``: it is asked only for a module nothing else
+  found, and answers for modules a lean install removed without leaving a stub, under
+  any directory of ``sys.path`` (vendored trees such as ``setuptools/_vendor``, which
+  setuptools puts on ``sys.path`` at run time, or ``.pth``-added directories): restored
+  (``restore``, ``log``) or refused with the lean-install message (``error``);
+- an audit hook: a removed data file that Python opens for reading (``open``,
+  ``io.open``, ``pathlib``, ``importlib.resources``, ``pkgutil.get_data``) is restored
+  before the open, or refused with a ``FileNotFoundError`` that names lean-install; a
+  directory that held removed files is filled again before ``os.listdir``/``os.scandir``
+  lists it (``error``: listed as it is, and logged as a miss).
+
+What neither can see: a C library that opens a file itself (``fopen``, ``dlopen``), a
+subprocess. ``docs/install.md`` says how to trace those (``--backend strace``).
+
+The index of removed files is read from the manifests only when first needed (a failed
+import, an open of a non-module file under site-packages): programs that reach nothing
+removed pay for the hook's checks only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from . import working
+
+if TYPE_CHECKING:
+    from .records import Manifest, Miss
+
+# What this module needs beyond os and sys is imported when first needed: every start of
+# an interpreter in a lean environment loads it.
+
+__all__ = ["install", "LeanInstallRemovedFileError"]
+
+_MODULE_FILES = (".py", ".pyc", ".so", ".pyd")
+
+
+class LeanInstallRemovedFileError(FileNotFoundError):
+    """A data file a lean install removed because the usage profile never used it."""
+
+
+class LeanInstallRemovedModuleError(ModuleNotFoundError):
+    """A module a lean install removed (with no stub where it was)."""
+
+
+class _Removed:
+    """The removed files of every lean distribution under ``root``: installed path ->
+    (its ``.dist-info``, its manifest). Read once, on first use."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._files: dict[str, tuple[str, Manifest]] | None = None
+        self._dirs: dict[str, list[str]] = {}
+        self._modules: dict[str, list[str]] = {}
+
+    def files(self) -> dict[str, tuple[str, Manifest]]:
+        if self._files is None:
+            self._files = self._read()
+            for path in self._files:
+                self._dirs.setdefault(path.rpartition("/")[0], []).append(path)
+                self._index_module(path)
+        return self._files
+
+    def _read(self) -> dict[str, tuple[str, Manifest]]:
+        import glob
+
+        from . import layout
+        from .records import Manifest
+
+        files: dict[str, tuple[str, Manifest]] = {}
+        pattern = os.path.join(glob.escape(self.root), "*.dist-info", layout.MANIFEST_NAME)
+        for path in sorted(glob.glob(pattern)):
+            manifest, _ = Manifest.read(path)
+            if manifest is None or manifest.decision != "strip" or not manifest.original:
+                continue
+            info = os.path.basename(os.path.dirname(path))
+            data = layout.data_prefix(manifest.original.record.split("/")[0])
+            for member in manifest.removed:
+                installed = layout.installed_path(member, data)
+                if installed is not None:
+                    files[installed] = (info, manifest)
+        return files
+
+    def _index_module(self, path: str) -> None:
+        """``a/b/m.py``, ``a/b/m.cpython-311.so`` -> ``a/b/m``; ``a/b/p/x.py`` -> ``a/b/p``
+        and ``a/b/p/x`` (the module and every package it sits in)."""
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            self._modules.setdefault("/".join(parts[:depth]), []).append(path)
+        if path.endswith((".py", ".so", ".pyd")):
+            head, _, name = path.rpartition("/")
+            stem = name.split(".", 1)[0]
+            self._modules.setdefault(f"{head}/{stem}" if head else stem, []).append(path)
+
+    def module(self, base: str) -> list[str]:
+        """The removed files of the module or package at ``base`` (``a/b/m``)."""
+        self.files()
+        return self._modules.get(base, [])
+
+    def under(self, directory: str) -> list[str]:
+        """The removed files right inside ``directory`` (relative to the root)."""
+        self.files()
+        return self._dirs.get(directory, [])
+
+
+_STATE: dict[str, Any] = {"roots": [], "busy": False}
+
+
+def install(sitedir: str) -> None:
+    """Watch the site-packages directory ``sitedir`` (once per interpreter and directory)."""
+    root = os.path.realpath(sitedir)
+    if any(r.root == root for r in _STATE["roots"]):
+        return
+    first = not _STATE["roots"]
+    _STATE["roots"].append(_Removed(root))
+    if first:
+        sys.meta_path.append(_Finder())
+        sys.addaudithook(_audit)
+
+
+def _mode() -> str:
+    from .records import ON_MISS_MODES, State
+
+    forced = os.environ.get("LEAN_INSTALL_ON_MISS", "")
+    if forced in ON_MISS_MODES:
+        return forced
+    state, _ = State.read(sys.prefix)
+    return state.mode
+
+
+def _where(path: str) -> tuple[_Removed, str] | None:
+    """The watched root ``path`` lies under, and the path relative to it."""
+    for removed in _STATE["roots"]:
+        prefix = removed.root + os.sep
+        if path.startswith(prefix):
+            return removed, path[len(prefix) :].replace(os.sep, "/")
+    return None
+
+
+def _miss(kind: str, what: str, manifest: Manifest, mode: str) -> Miss:
+    import datetime
+
+    from .records import Miss
+
+    return Miss(
+        time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        module=what, kind=kind, distribution=manifest.name, version=manifest.version,
+        lean_version=manifest.lean_version, mode=mode, argv=tuple(sys.argv), pid=os.getpid(),
+        python=sys.executable,
+    )  # fmt: skip
+
+
+def _log(miss: Miss) -> None:
+    from .records import append_miss
+
+    if os.environ.get("LEAN_INSTALL_LOG_MISSES") != "0":
+        append_miss(sys.prefix, miss)
+
+
+def _bring_back(kind: str, what: str, removed: _Removed, paths: set[str], error: Exception) -> None:
+    """Restore ``paths`` (removed files of one distribution) or raise ``error``, as the
+    mode says; log the miss either way."""
+    import importlib
+    from dataclasses import replace
+
+    from . import reserve
+    from .records import State
+
+    info, manifest = removed.files()[next(iter(paths))]
+    mode = _mode()
+    miss = _miss(kind, what, manifest, mode)
+    if mode == "error":
+        _log(replace(miss, files=tuple(sorted(paths)), outcome="raised"))
+        raise error
+    state, _ = State.read(sys.prefix)
+    try:
+        restored = reserve.restore_files(removed.root, info, manifest, paths, state)
+    except Exception as exc:
+        _log(replace(miss, outcome=f"failed: {exc}"))
+        raise type(error)(f"{error}\nlean-install could not restore it: {exc}") from exc
+    miss = replace(miss, files=restored.files, bytes=restored.bytes, outcome="restored",
+                   source=restored.source)  # fmt: skip
+    _log(miss)
+    reserve.announce(miss, mode)
+    importlib.invalidate_caches()
+
+
+def _message(what: str, manifest: Manifest) -> str:
+    return (
+        f"lean-install removed {what} (distribution {manifest.name} {manifest.version}, "
+        f"profile {manifest.profile_label or '(none)'}): the workload traced for that profile "
+        f"never used it.\nTo bring it back: lean-install restore --python {sys.executable} "
+        f"{manifest.name}\nTo have removed code come back when reached: lean-install config "
+        f"--python {sys.executable} on-miss restore"
+    )
+
+
+# -- modules without a stub ------------------------------------------------------------------
+
+
+class _Finder:
+    """Asked last: a module nothing found that a lean install removed."""
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if _STATE["busy"] or working:
+            return None
+        _STATE["busy"] = True
+        try:
+            return cls._find(fullname, path)
+        finally:
+            _STATE["busy"] = False
+
+    @classmethod
+    def _find(cls, fullname: str, path: Any) -> Any:
+        name = fullname.rpartition(".")[2]
+        for entry in list(path) if path is not None else list(sys.path):
+            if not isinstance(entry, str):
+                continue
+            found = _where(os.path.realpath(entry or os.curdir))
+            if found is None:
+                continue
+            removed, directory = found
+            owned = removed.module(f"{directory}/{name}" if directory else name)
+            if not owned:
+                continue
+            files = removed.files()
+            info, manifest = files[owned[0]]
+            paths = {p for p in owned if files[p][0] == info}
+            error = LeanInstallRemovedModuleError(
+                _message(f"module {fullname!r}", manifest), name=fullname
+            )
+            from . import reserve
+
+            try:
+                _bring_back("module", fullname, removed, paths, error)
+            except ImportError as exc:
+                raise reserve.removed_error(exc, fullname) from None
+            import importlib.machinery
+
+            return importlib.machinery.PathFinder.find_spec(fullname, path)
+        return None
+
+
+# -- data files ------------------------------------------------------------------------------
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event not in ("open", "os.listdir", "os.scandir") or _STATE["busy"] or working:
+        return
+    _STATE["busy"] = True
+    try:
+        if event == "open":
+            _on_open(args)
+        else:
+            _on_listdir(args)
+    finally:
+        _STATE["busy"] = False
+
+
+def _on_open(args: tuple[Any, ...]) -> None:
+    path, mode, flags = args[0], args[1], args[2]
+    if not isinstance(path, str) or path.endswith(_MODULE_FILES):
+        return
+    if isinstance(mode, str) and any(c in mode for c in "wax"):
+        return
+    if isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+        return
+    found = _where(os.path.abspath(path))
+    if found is None:
+        return
+    removed, relative = found
+    files = removed.files()
+    if relative in files and not os.path.exists(path):
+        manifest = files[relative][1]
+        error = LeanInstallRemovedFileError(2, _message(f"data file {relative!r}", manifest), path)
+        _bring_back("file", relative, removed, {relative}, error)
+
+
+_TOOLS = frozenset(
+    {
+        "importlib",
+        "_frozen_importlib",
+        "pip",
+        "setuptools",
+        "wheel",
+        "installer",
+        "compileall",
+        "py_compile",
+        "site",
+        "pkg_resources",
+        "lean_install",
+    }
+)
+_STDLIB = ("os", "posixpath", "shutil", "glob", "pathlib", "fnmatch", "genericpath")
+
+
+def _tool() -> bool:
+    """Whether the listing comes from the import system, an installer (pip's uninstall
+    lists the directories it empties) or lean-install: the first caller outside the
+    standard library's file helpers says."""
+    if "pip._internal" in sys.modules:
+        return True
+    frame = sys._getframe(3)
+    while frame is not None:
+        top = str(frame.f_globals.get("__name__", "")).split(".", 1)[0]
+        if top not in _STDLIB:
+            return top in _TOOLS or top.startswith("_lean_install")
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _on_listdir(args: tuple[Any, ...]) -> None:
+    path = args[0] if args else "."
+    if not isinstance(path, str):
+        return
+    if _tool():
+        return  # an installer or another tool walking site-packages: not a program's data
+    found = _where(os.path.abspath(path))
+    if found is None:
+        return
+    removed, directory = found
+    missing = {
+        p for p in removed.under(directory) if not os.path.exists(os.path.join(removed.root, p))
+    }
+    if not missing:
+        return
+    info = removed.files()[next(iter(missing))][0]
+    mine = {p for p in missing if removed.files()[p][0] == info}
+    manifest = removed.files()[next(iter(mine))][1]
+    if _mode() == "error":
+        from dataclasses import replace
+
+        _log(replace(_miss("file", directory + "/", manifest, "error"),
+                     files=tuple(sorted(mine)), outcome="listed"))  # fmt: skip
+        if not os.path.isdir(path):  # it held removed files only: say so, not just ENOENT
+            what = f"the directory {directory + '/'!r}"
+            raise LeanInstallRemovedFileError(2, _message(what, manifest), path)
+        return
+    _bring_back("file", directory + "/", removed, mine, OSError(f"cannot list {path}"))
