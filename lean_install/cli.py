@@ -100,8 +100,8 @@ def cmd_profile_list(args: argparse.Namespace, _: list[str]) -> int:
     for name, path in bundled_profiles().items():
         profile = Profile.load(path)
         used = ", ".join(f"{d.name} {d.version}" for d in profile.distributions if d.used)
-        commands = "; ".join(" ".join(t.command) for t in profile.traces)
-        print(f"{name}: {used}\n    traced: {commands}")
+        programs = ", ".join(" ".join(t.command[1:] or t.command) for t in profile.traces)
+        print(f"{name}: {used}\n    traced: {len(profile.traces)} workloads: {programs}")
     return 0
 
 

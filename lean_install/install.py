@@ -28,7 +28,7 @@ from lean_install.progress import Progress
 from lean_install.runtime import layout
 from lean_install.runtime.records import Checks, read_misses
 from lean_install.sources import index_options
-from lean_install.state import record_install
+from lean_install.state import read_state, record_install
 from lean_install.target import TargetPip
 from lean_install.verify import Check, Verification, attribute, planned_checks, to_check, verify
 
@@ -122,12 +122,15 @@ def _carry_out(env: Environment, target: TargetPip, work: Installation, progress
 
 def _sources_to_compile(env: Environment, bytecode: Mapping[str, Sequence[str]]) -> list[str]:
     """Absolute paths of the sources the plans chose to compile (the installer compiled
-    the distributions whose plans choose none: all of theirs)."""
+    the distributions whose plans choose none: all of theirs), and of each one's runtime
+    copy, which every interpreter start loads (else the first start writes its bytecode)."""
     paths: list[Path] = []
     for name, sources in bytecode.items():
         dist = env.distribution(name)
         if dist is not None:
             paths.extend(dist.absolute(path) for path in sources)
+            runtime = dist.root / dist.dist_info / layout.RUNTIME_DIRECTORY
+            paths.extend(sorted(runtime.glob("*.py")))
     return [str(p) for p in paths if p.is_file()]
 
 
@@ -223,7 +226,21 @@ def install(
             result.messages.append(
                 f"installed {kept} distributions into {env.prefix} with {target.installer}"
             )
+            result.messages.append(_mode_line(env))
     return result
+
+
+def _mode_line(env: Environment) -> str:
+    """What a program does when it reaches removed code here, and how to change it."""
+    mode = read_state(env).mode
+    change = "error" if mode != "error" else "restore"
+    what = {
+        "restore": "comes back from the original (and is logged)",
+        "log": "comes back from the original, and says so on stderr",
+        "error": "raises an ImportError (or FileNotFoundError) naming lean-install",
+    }[mode]
+    return (f"on-miss is {mode}: removed code a program reaches {what}; change it with: "
+            f"lean-install config --python {env.executable} on-miss {change}")  # fmt: skip
 
 
 def _prune(target: TargetPip, planned: Planned) -> list[str]:

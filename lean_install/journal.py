@@ -200,7 +200,9 @@ def clear_interrupted(
     site-packages goes too: the package directories pip moved aside (``~pp`` for
     ``app``), which no installer would ever read again; and the temporary files a killed
     bytecode compilation left in ``__pycache__`` (``m.cpython-311.pyc.140217421060720``:
-    ``py_compile`` writes there, then renames).
+    ``py_compile`` writes there, then renames), and the ones pip was writing in the
+    ``.dist-info`` of ``names`` (``INSTALLER5my_lfm7.tmp``: pip writes INSTALLER,
+    REQUESTED, direct_url.json and RECORD next to themselves, then renames).
     """
     wanted = {canonicalize_name(n) for n in names}
     removed = []
@@ -211,11 +213,22 @@ def clear_interrupted(
                 _remove(entry)
                 removed.append(entry)
         if stashes:
-            for leftover in sorted(root.rglob("__pycache__/*.pyc.*")):
-                if leftover.suffix[1:].isdigit() and leftover.is_file():
-                    leftover.unlink()
-                    removed.append(leftover)
+            for leftover in _killed_writes(root, wanted):
+                leftover.unlink()
+                removed.append(leftover)
     return removed
+
+
+_PIP_WRITES = ("INSTALLER", "REQUESTED", "direct_url.json", "RECORD")
+
+
+def _killed_writes(root: Path, wanted: set[NormalizedName]) -> list[Path]:
+    """The temporary files of writes killed before their rename, under ``root``."""
+    found = [p for p in root.rglob("__pycache__/*.pyc.*") if p.suffix[1:].isdigit()]
+    for info in root.glob("*.dist-info"):
+        if canonicalize_name(info.name.partition("-")[0]) in wanted:
+            found += [p for w in _PIP_WRITES for p in info.glob(f"{w}*.tmp")]
+    return sorted(p for p in found if p.is_file() and not p.is_symlink())
 
 
 def _remove(path: Path) -> None:

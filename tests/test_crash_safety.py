@@ -128,6 +128,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 def _quiet_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # looking must not add bytecode
+    env["LEAN_INSTALL_ON_MISS"] = "error"  # nor bring back what it imports
+    env["LEAN_INSTALL_LOG_MISSES"] = "0"  # nor log that it did
     return env
 
 

@@ -31,8 +31,10 @@ def _bytes(directory: Path) -> int:
     return total
 
 
-def _run(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(python), *args], capture_output=True, text=True)
+def _run(python: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), *args], capture_output=True, text=True, env={**os.environ, **env}
+    )
 
 
 def _lean_case(
@@ -72,11 +74,16 @@ def test_torch_training_lean(tmp_path: Path, cold_cache: Path) -> None:
     frozen, original = _freeze(lean), _freeze(full)
     assert set(original) <= set(frozen)  # pip freeze lists every distribution
     assert frozen["torch"].startswith("2.13.0+cpu.lean.")
-    untraced = _run(lean, "-c", "import networkx")
-    assert "lean-install removed module 'networkx'" in untraced.stderr
-    assert "lean-install restore --python" in untraced.stderr
+    refused = _run(lean, "-c", "import networkx", LEAN_INSTALL_ON_MISS="error")
+    assert refused.returncode != 0
+    assert "lean-install removed module 'networkx'" in refused.stderr
+    assert "lean-install restore --python" in refused.stderr
+    came_back = _run(lean, "-c", "import networkx; print(networkx.__version__)")  # the default
+    assert came_back.returncode == 0, came_back.stderr
+    assert came_back.stdout.strip() == original["networkx"]
+    assert "lean-install: brought back networkx (networkx " in came_back.stderr
     assert main(["restore", "--python", str(lean), "-q", "networkx"]) == 0
-    assert _run(lean, "-c", "import networkx").returncode == 0
+    assert _run(lean, "-c", "import networkx", LEAN_INSTALL_ON_MISS="error").returncode == 0
     assert _freeze(lean)["networkx"] == original["networkx"]
     subprocess.run([str(lean), "-m", "pip", "uninstall", "-y", "-q", "torch"], check=True)
     left = [p for p in site_packages(lean).rglob("*") if p.relative_to(site_packages(lean)).parts[0]

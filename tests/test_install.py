@@ -226,7 +226,10 @@ def prefix_of(python: Path) -> Path:
 
 
 def run_python(python: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in on-miss mode ``error``: these tests check what a stub says, and a
+    restore (the default, tested in test_reserve) would change the module's venv."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["LEAN_INSTALL_ON_MISS"] = "error"
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env)
 
 

@@ -191,8 +191,8 @@ def tree(root: Path) -> dict[str, str]:
     return found
 
 
-def python_run(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+def python_run(python: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | extra
     return subprocess.run([str(python), *args], capture_output=True, text=True, env=env)
 
 
@@ -334,7 +334,8 @@ def test_lock_digest_ignores_locations_but_not_hashes(world: World) -> None:
 def test_sync_installs_the_lean_environment(world: World, synced: Path) -> None:
     assert without_pip(freeze(synced)) == world.lean_pins()  # setuptools went: not in the lock
     assert python_run(synced, str(world.workload)).stdout == "workload ok\n"
-    removed = python_run(synced, "-c", "import app.unused")
+    # on-miss "error" here: the default would restore it and change the synced venv
+    removed = python_run(synced, "-c", "import app.unused", LEAN_INSTALL_ON_MISS="error")
     assert "lean-install removed module 'app.unused'" in removed.stderr
     assert pip(synced, "check").returncode == 0
 

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import re
 import subprocess
 import zipfile
@@ -28,7 +29,7 @@ from lean_install.strip import (
     build_stripped_wheel,
     build_stub_distribution,
 )
-from lean_install.stubs import runtime_files
+from lean_install.stubs import runtime_files, startup_file
 from lean_install.wheel import OriginalWheel
 from lean_install.zipwriter import ZipWriter
 
@@ -81,8 +82,14 @@ def original_wheel(directory: Path, name: str = "shop", version: str = "1.0") ->
     )
 
 
-def python_run(python: Path, code: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+def python_run(python: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+    )
 
 
 def pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -133,6 +140,7 @@ def test_stripped_wheel_drops_files_adds_stubs_and_renames_dist_info(
             "shop/core.py",
             "shop/extra/__init__.py",
             "shop/optional.py",
+            startup_file("shop"),
             f"{info}/METADATA",
             f"{info}/WHEEL",
             f"{info}/entry_points.txt",
@@ -216,14 +224,26 @@ def test_stripped_wheel_installs_imports_checks_freezes_and_uninstalls(
     failed = python_run(venv, "import store.extra")
     assert failed.returncode == 1
     assert "store.extra.LeanInstallRemovedError: lean-install removed module" in failed.stderr
-    message = python_run(venv, REPORT_ERROR.format(module="store.extra")).stdout.splitlines()
-    assert message == [
+    code = REPORT_ERROR.format(module="store.extra")
+    first = [
         "ModuleNotFoundError store.extra",
         f"lean-install removed module 'store.extra' (distribution store 1.0, profile {PROFILE}):"
         " the workload traced for that profile never used it.",
         f"To bring it back: lean-install restore --python {venv} store",
+    ]
+    # on-miss "error": the message says how to have it restored instead
+    message = python_run(venv, code, LEAN_INSTALL_ON_MISS="error").stdout.splitlines()
+    assert message == [
+        *first,
         "To have removed code come back when imported: lean-install config --python"
         f" {venv} on-miss restore",
+    ]
+    # the default, "restore": it tried, and says why it could not (no original anywhere)
+    message = python_run(venv, code).stdout.splitlines()
+    assert message == [
+        *first,
+        "lean-install could not restore it: the original wheel is not in the cache and its"
+        " URL is not recorded",
     ]
     fallback = python_run(venv, REPORT_ERROR.format(module="store.optional")).stdout
     assert fallback.startswith("ModuleNotFoundError store.optional\n")

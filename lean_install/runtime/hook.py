@@ -9,8 +9,9 @@ interpreter) from its ``.dist-info``'s runtime copy, and ``install`` then adds:
   setuptools puts on ``sys.path`` at run time, or ``.pth``-added directories): restored
   (``restore``, ``log``) or refused with the lean-install message (``error``);
 - an audit hook: a removed data file that Python opens for reading (``open``,
-  ``io.open``, ``pathlib``, ``importlib.resources``, ``pkgutil.get_data``) is restored
-  before the open, or refused with a ``FileNotFoundError`` that names lean-install; a
+  ``io.open``, ``pathlib``, ``importlib.resources``, ``pkgutil.get_data``), or a removed
+  library it loads by path (``ctypes.CDLL``), is restored before the open, or refused
+  with a ``FileNotFoundError`` that names lean-install; a
   directory that held removed files is filled again before ``os.listdir``/``os.scandir``
   lists it (``error``: listed as it is, and logged as a miss).
 
@@ -183,7 +184,7 @@ def _bring_back(kind: str, what: str, removed: _Removed, paths: set[str], error:
         restored = reserve.restore_files(removed.root, info, manifest, paths, state)
     except Exception as exc:
         _log(replace(miss, outcome=f"failed: {exc}"))
-        raise type(error)(f"{error}\nlean-install could not restore it: {exc}") from exc
+        raise reserve.not_restored(error, exc) from exc
     miss = replace(miss, files=restored.files, bytes=restored.bytes, outcome="restored",
                    source=restored.source)  # fmt: skip
     _log(miss)
@@ -252,16 +253,29 @@ class _Finder:
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if event not in ("open", "os.listdir", "os.scandir") or _STATE["busy"] or working:
+    if event not in _EVENTS or _STATE["busy"] or working:
         return
     _STATE["busy"] = True
     try:
         if event == "open":
             _on_open(args)
+        elif event == "ctypes.dlopen":
+            _on_dlopen(args)
         else:
             _on_listdir(args)
     finally:
         _STATE["busy"] = False
+
+
+_EVENTS = frozenset({"open", "ctypes.dlopen", "os.listdir", "os.scandir"})
+
+
+def _on_dlopen(args: tuple[Any, ...]) -> None:
+    """``ctypes.CDLL(path)`` of a removed library: as an open (a bare soname is the
+    loader's to find, and the shared-library closure's to have kept)."""
+    path = args[0] if args else None
+    if isinstance(path, str) and os.sep in path:
+        _reach_file(path, "library")
 
 
 def _on_open(args: tuple[Any, ...]) -> None:
@@ -272,6 +286,10 @@ def _on_open(args: tuple[Any, ...]) -> None:
         return
     if isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
         return
+    _reach_file(path, "data file")
+
+
+def _reach_file(path: str, what: str) -> None:
     found = _where(os.path.abspath(path))
     if found is None:
         return
@@ -279,7 +297,7 @@ def _on_open(args: tuple[Any, ...]) -> None:
     files = removed.files()
     if relative in files and not os.path.exists(path):
         manifest = files[relative][1]
-        error = LeanInstallRemovedFileError(2, _message(f"data file {relative!r}", manifest), path)
+        error = LeanInstallRemovedFileError(2, _message(f"{what} {relative!r}", manifest), path)
         _bring_back("file", relative, removed, {relative}, error)
 
 

@@ -40,12 +40,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from . import dynlib, layout
 from .records import ON_MISS_MODES, Manifest, Miss, Original, State, append_miss
 
-__all__ = ["missing", "restore_region", "restore_files", "removed_error", "Restored"]
+__all__ = [
+    "missing",
+    "restore_region",
+    "restore_files",
+    "removed_error",
+    "not_restored",
+    "Restored",
+]
 
 
 # -- a miss --------------------------------------------------------------------------------
@@ -72,8 +79,7 @@ def missing(module: str, stub_file: str, root: str, dist_info: str, error: Impor
         restored = restore_region(root, dist_info, manifest, stub, state)
     except Exception as exc:
         _log(replace(miss, outcome=f"failed: {exc}"))
-        failed = type(error)(f"{error}\nlean-install could not restore it: {exc}", name=module)
-        raise removed_error(failed, module) from exc
+        raise removed_error(not_restored(error, exc), module) from exc
     miss = replace(miss, files=restored.files, bytes=restored.bytes, outcome="restored",
                    source=restored.source)  # fmt: skip
     _log(miss)
@@ -85,6 +91,20 @@ class RemovedImportError(ImportError):
     """The lean-install message of ``from pkg import removed_module``: an ImportError that
     is not a ModuleNotFoundError, which CPython's ``_handle_fromlist`` would swallow
     (leaving ``cannot import name 'removed_module'`` and no word of lean-install)."""
+
+
+def not_restored(error: _E, exc: Exception) -> _E:
+    """``error`` once restoring failed: its hint to turn restoring on (it was on) gives way
+    to the reason it failed."""
+    lines = [line for line in str(error).splitlines() if not line.startswith(_HINT_ON)]
+    text = "\n".join([*lines, f"lean-install could not restore it: {exc}"])
+    if isinstance(error, ImportError):
+        return type(error)(text, name=error.name)
+    return type(error)(text)
+
+
+_HINT_ON = "To have removed code come back"
+_E = TypeVar("_E", bound=Exception)
 
 
 def removed_error(error: ImportError, module: str) -> ImportError:
