@@ -269,17 +269,10 @@ def cmd_sync(args: argparse.Namespace, pip_args: list[str]) -> int:
 
     lock = read_lock(Path(args.lock))
     with session(args) as s:
-        changes, result = sync(
-            s.env,
-            lock,
-            target=s.target,
-            cache=s.cache,
-            pip_args=pip_args,
-            wheelhouse=args.wheelhouse,
-            progress=s.progress,
-            on_miss=args.on_miss,
-        )
-        clean, output = s.target.check()
+        changes, result = sync(s.env, lock, target=s.target, cache=s.cache, pip_args=pip_args,
+                               wheelhouse=args.wheelhouse, progress=s.progress,
+                               on_miss=args.on_miss)  # fmt: skip
+        checked = s.target.check()
     for line in result.messages:
         _say(line)
     if not result.ok:
@@ -288,10 +281,14 @@ def cmd_sync(args: argparse.Namespace, pip_args: list[str]) -> int:
         f"synced {s.env.prefix} to {args.lock}: installed {len(changes.install)}, removed "
         f"{len(changes.remove)}, unchanged {len(changes.unchanged)}"
     )
+    return _pip_check(*checked, "after the sync")
+
+
+def _pip_check(clean: bool, output: str, when: str) -> int:
+    """1, saying what pip check reports, if it is not clean; else 0."""
     if not clean:
-        _say(f"pip check reports problems after the sync:\n{output}")
-        return 1
-    return 0
+        _say(f"pip check reports problems {when}:\n{output}")
+    return 0 if clean else 1
 
 
 def cmd_wheelhouse(args: argparse.Namespace, pip_args: list[str]) -> int:
@@ -302,16 +299,9 @@ def cmd_wheelhouse(args: argparse.Namespace, pip_args: list[str]) -> int:
     lock = read_lock(Path(args.lock))
     directory = Path(args.dest)
     with session(args, recover=False) as s, s.cache.temporary_directory() as scratch:
-        wheels = lean_wheels(
-            lock,
-            lock.distributions,
-            target=s.target,
-            cache=s.cache,
-            pip_args=pip_args,
-            wheelhouse=None,
-            scratch=scratch,
-            progress=s.progress,
-        )
+        wheels = lean_wheels(lock, lock.distributions, target=s.target, cache=s.cache,
+                             pip_args=pip_args, wheelhouse=None, scratch=scratch,
+                             progress=s.progress)  # fmt: skip
         write_wheelhouse(lock, lock.distributions, wheels, directory)
     _say(f"wrote {len(wheels)} lean wheels and their simple index to {directory}")
     return 0
@@ -323,23 +313,15 @@ def cmd_restore(args: argparse.Namespace, _: list[str]) -> int:
     if not args.all and not args.distributions:
         raise UsageError("restore: name the distributions to restore, or give --all")
     with session(args) as s:
-        restored, verification = restore(
-            s.env,
-            [] if args.all else args.distributions,
-            target=s.target,
-            cache=s.cache,
-            progress=s.progress,
-            on_miss=args.on_miss,
-        )
-        clean, output = s.target.check()
+        names = [] if args.all else args.distributions
+        restored, verification = restore(s.env, names, target=s.target, cache=s.cache,
+                                         progress=s.progress, on_miss=args.on_miss)  # fmt: skip
+        checked = s.target.check()
     _say(f"restored {', '.join(restored) or 'nothing'} in {s.env.prefix}")
     if verification is not None and not verification.ok:
         _say("verification fails after the restore: " + "; ".join(map(str, verification.failures)))
         return 1
-    if not clean:
-        _say(f"pip check reports:\n{output}")
-        return 1
-    return 0
+    return _pip_check(*checked, "after the restore")
 
 
 def cmd_verify(args: argparse.Namespace, _: list[str]) -> int:
@@ -353,22 +335,11 @@ def cmd_verify(args: argparse.Namespace, _: list[str]) -> int:
             return 0
         verification = verify(s.target, check)
     if args.json:
-        _print_json(
-            {
-                "ok": verification.ok,
-                "modules": list(check.modules),
-                "libraries": list(check.libraries),
-                "seconds": round(verification.seconds, 3),
-                "failures": [vars(f) for f in verification.failures],
-            }
-        )
+        _print_json(verification.to_dict())
     for failure in verification.failures:
         _say(f"FAILED {failure}")
     if verification.ok:
-        _say(
-            f"verified {s.env.prefix}: {len(check.modules)} modules import, "
-            f"{len(check.libraries)} libraries load ({verification.seconds:.1f} s)"
-        )
+        _say(f"verified {s.env.prefix}: {verification.summary()}")
     return 0 if verification.ok else 1
 
 

@@ -270,10 +270,7 @@ def verify_and_repair(
     first = verify(target, check)
     result.verification = first
     if first.ok:
-        result.messages.append(
-            f"verified: {len(check.modules)} modules import, "
-            f"{len(check.libraries)} libraries load ({first.seconds:.1f} s)"
-        )
+        result.messages.append(f"verified: {first.summary()}")
         return
     if first.removed_code:
         before = len(read_misses(env.prefix))

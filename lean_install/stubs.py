@@ -99,14 +99,15 @@ def module_stub(
 _STARTUP = """try:
     import importlib, importlib.util, os
     name = {package!r}
-    if name not in sys.modules:
-        runtime = os.path.join(sitedir, {dist_info!r}, {runtime!r})
-        spec = importlib.util.spec_from_file_location(
-            name, os.path.join(runtime, "__init__.py"), submodule_search_locations=[runtime])
-        package = importlib.util.module_from_spec(spec)
-        sys.modules[name] = package
-        spec.loader.exec_module(package)
-    importlib.import_module(name + ".hook").install(sitedir)
+    if os.environ.get("LEAN_INSTALL_STARTUP_HOOK") != "0":
+        if name not in sys.modules:
+            runtime = os.path.join(sitedir, {dist_info!r}, {runtime!r})
+            spec = importlib.util.spec_from_file_location(
+                name, os.path.join(runtime, "__init__.py"), submodule_search_locations=[runtime])
+            package = importlib.util.module_from_spec(spec)
+            sys.modules[name] = package
+            spec.loader.exec_module(package)
+        importlib.import_module(name + ".hook").install(sitedir)
 except Exception:
     pass
 """
@@ -120,7 +121,8 @@ def startup_file(name: str) -> str:
 def startup_hook(dist_info: str) -> str:
     """The ``.pth`` line that loads the runtime's startup hook (``runtime/hook.py``) from
     ``dist_info`` at interpreter start (``site`` runs lines starting with ``import``, with
-    ``sitedir`` set); any failure leaves the interpreter as it would be without it."""
+    ``sitedir`` set); any failure leaves the interpreter as it would be without it, as
+    ``LEAN_INSTALL_STARTUP_HOOK=0`` does (stubs still restore: only the hook is off)."""
     code = _STARTUP.format(package=f"_lean_install_runtime_{runtime_digest()}",
                            dist_info=dist_info, runtime=layout.RUNTIME_DIRECTORY)  # fmt: skip
     return f"import sys; exec({code!r})\n"

@@ -66,6 +66,20 @@ class Verification:
     def ok(self) -> bool:
         return not self.failures
 
+    def summary(self) -> str:
+        """What passed, in one line."""
+        return (f"{len(self.check.modules)} modules import, {len(self.check.libraries)} "
+                f"libraries load ({self.seconds:.1f} s)")  # fmt: skip
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "modules": list(self.check.modules),
+            "libraries": list(self.check.libraries),
+            "seconds": round(self.seconds, 3),
+            "failures": [vars(f) for f in self.failures],
+        }
+
     @property
     def removed_code(self) -> bool:
         """Whether a failure is a lean-install stub (removed Python code, which the reserve

@@ -25,7 +25,12 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
 WORKLOAD = HERE.parent / "profiles" / "workloads" / "torch_train.py"
-PROGRAMS = sorted((HERE / "data" / "torch_untraced").glob("[0-9][0-9]_*.py"))
+PROGRAMS = [
+    *sorted((HERE / "data" / "torch_untraced").glob("[0-9][0-9]_*.py")),
+    # torch.compile with Inductor (C++ code generation: needs gcc), which reaches
+    # setuptools/_vendor/jaraco through the sys.path entry setuptools adds at run time
+    HERE.parent / "profiles" / "workloads" / "torch" / "34_compile_inductor.py",
+]
 REQUIREMENT = "torch==2.13.0"
 
 
