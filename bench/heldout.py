@@ -1,7 +1,7 @@
 """The curated profiles on programs they never traced; prints Markdown, writes JSON.
 
     python bench/heldout.py [--profiles torch-cpu,tabular] [--work DIR] [--out FILE]
-                            [--hook-repeat N]
+                            [--hook-repeat N] [--request PROFILE=REQUIREMENTS]
 
 For each curated profile (``profiles/workloads/curated.toml``): a full venv
 (``pip install REQUIREMENTS``) and a lean one made as a user would, through the shell
@@ -91,8 +91,7 @@ def run_workload(python: Path, workload: Path, work: Path, **extra: str) -> tupl
     return ok, seconds
 
 
-def heldout(name: str, work: Path) -> dict[str, Any]:
-    requirements = RECIPES[name]["requirements"]
+def heldout(name: str, work: Path, requirements: list[str]) -> dict[str, Any]:
     _, held_out = _make().workloads(name)
     shutil.rmtree(work, ignore_errors=True)
     full, lean = new_venv(work / "full"), new_venv(work / "lean")
@@ -205,11 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/lean-heldout"))
     parser.add_argument("--out", type=Path, default=Path("bench/heldout.json"))
     parser.add_argument("--hook-repeat", type=int, default=3)
+    what = "install REQS (space-separated) instead: torch-cuda-on-cpu=torch is what users type"
+    parser.add_argument("--request", action="append", default=[], metavar="PROFILE=REQS",
+                        help=what)  # fmt: skip
     args = parser.parse_args(argv)
+    requests = {k: v.split() for k, _, v in (r.partition("=") for r in args.request)}
     results, cost = [], None
     for name in args.profiles.split(","):
         print(f"== {name}", flush=True)
-        results.append(heldout(name, args.work / name))
+        requirements = requests.get(name, RECIPES[name]["requirements"])
+        results.append(heldout(name, args.work / name, requirements))
         if name == "torch-cpu" and args.hook_repeat:
             cost = hook_cost(Path(results[-1]["lean_python"]), args.work / name, args.hook_repeat)
     args.out.write_text(json.dumps({"profiles": results, "hook_cost": cost}, indent=2) + "\n")

@@ -57,6 +57,9 @@ class RawUsage:
     loaded: set[str] = field(default_factory=set)
     probed: set[str] = field(default_factory=set)
     listed: set[str] = field(default_factory=set)
+    read: set[str] = field(default_factory=set)
+    """Module sources opened outside the import system (``torch.compile`` hashes every
+    module of torch): kept as probed (a stub) unless the module was also imported."""
     executables: set[str] = field(default_factory=set)
     """Interpreters of the traced Python processes (``sys.executable``)."""
     processes: int = 0
@@ -65,6 +68,7 @@ class RawUsage:
         self.loaded |= other.loaded
         self.probed |= other.probed
         self.listed |= other.listed
+        self.read |= other.read
         self.executables |= other.executables
         self.processes = max(self.processes, other.processes)
 
@@ -143,7 +147,7 @@ def run_workload(command: Sequence[str], records: Path, backend: Backend) -> int
 
 # -- reading records -----------------------------------------------------------------
 
-_KIND_TO_SET = {"L": "loaded", "P": "probed", "D": "listed"}
+_KIND_TO_SET = {"L": "loaded", "P": "probed", "D": "listed", "R": "read"}
 
 
 def read_python_records(records: Path) -> RawUsage:
@@ -315,7 +319,7 @@ def attribute(raw: RawUsage, envs: Sequence[Environment]) -> tuple[list[Distribu
     """Split raw paths per distribution; also count the files used outside any."""
     usage: dict[tuple[str, str], _Usage] = {}
     outside = 0
-    probed = raw.probed | _listed_files(raw.listed)
+    probed = raw.probed | _listed_files(raw.listed) | raw.read
     for path, loaded in [(p, True) for p in raw.loaded] + [(p, False) for p in probed]:
         owner = _owner(envs, path)
         if owner is None:

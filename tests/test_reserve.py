@@ -508,3 +508,22 @@ def test_every_way_to_removed_code_names_lean_install_in_error_mode(
         assert fallback.stdout.strip() == "fallback", fallback.stderr
     else:  # a FileNotFoundError, as the open of a missing file is
         assert "LeanInstallRemovedFileError: [Errno 2] lean-install removed" in done.stderr
+
+
+def test_module_discovery_brings_nothing_back(
+    kiosk: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pkgutil.walk_packages`` lists every package directory (torch.compile walks all of
+    torch this way): that is a search for modules, not a program reading the directory,
+    so no removed file comes back and nothing is logged."""
+    monkeypatch.setenv("LEAN_INSTALL_CACHE_DIR", str(tmp_path / "cache"))
+    python = _kiosk_venv(kiosk, tmp_path, "restore")
+    (site_packages(python) / "kiosk/blobs").mkdir()  # as if it still held other files
+    before = _tree(site_packages(python))
+    code = ("import kiosk, pkgutil; print(sorted(m.name for m in "
+            "pkgutil.walk_packages(kiosk.__path__, 'kiosk.')))")  # fmt: skip
+    done = run(python, code)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert _tree(site_packages(python)) == before
+    assert not (site_packages(python) / "kiosk/blobs/one.bin").exists()
+    assert misses(python) == []

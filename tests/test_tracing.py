@@ -44,12 +44,18 @@ def answer():
 """
 
 WORKLOAD = """
-import importlib.metadata, importlib.util, os, subprocess, sys
-import poolpkg, statpkg, ctypespkg
+import importlib.metadata, importlib.util, os, pkgutil, subprocess, sys
+import poolpkg, statpkg, ctypespkg, hashedpkg, hashedpkg.used
+
+def hash_sources(package):  # as torch.compile's torch_key hashes all of torch
+    for info in pkgutil.iter_modules(package.__path__):
+        with open(os.path.join(package.__path__[0], info.name + ".py"), "rb") as source:
+            source.read()
 
 def main():
     assert poolpkg.run("fork") == poolpkg.run("spawn") == poolpkg.run("forkserver") == 28
     assert ctypespkg.answer() == 42
+    hash_sources(hashedpkg)
     assert importlib.util.find_spec("probedpkg") is not None     # probed, never imported
     importlib.metadata.version("metapkg")                         # metadata only
     subprocess.run([sys.executable, "-c", "import subpkg"], check=True)
@@ -85,6 +91,8 @@ def traced_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "probedpkg": {"probedpkg/__init__.py": "raise RuntimeError('never imported')\n"},
         "metapkg": {"metapkg/__init__.py": "X = 1\n"},
         "unusedpkg": {"unusedpkg/__init__.py": "X = 1\n"},
+        "hashedpkg": {"hashedpkg/__init__.py": "X = 1\n", "hashedpkg/mod.py": "Y = 2\n",
+                      "hashedpkg/used.py": "Z = 3\n"},  # fmt: skip
     }
     paths = [build_wheel(wheels, name, "1.0", files) for name, files in simple.items()]
     paths.append(build_wheel(wheels, "poolpkg", "1.0", {
@@ -134,6 +142,10 @@ def test_every_process_and_kind_of_use_is_recorded(strace_result) -> None:  # ty
     assert usage["probedpkg"][0] == set()  # find_spec: probed, not used
     assert "probedpkg/__init__.py" in usage["probedpkg"][1]
     assert "metapkg" not in usage  # reading metadata does not make it used
+    # a module's source read but never imported is probed (a stub stands there after)
+    assert "hashedpkg/mod.py" in usage["hashedpkg"][1]
+    assert "hashedpkg/mod.py" not in usage["hashedpkg"][0]
+    assert {"hashedpkg/__init__.py", "hashedpkg/used.py"} <= usage["hashedpkg"][0]
     assert "unusedpkg" not in usage
 
 

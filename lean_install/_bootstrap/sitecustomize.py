@@ -12,6 +12,7 @@ kill). A record is one kind letter followed by its payload:
   p  "pid ppid"              a  argv, joined by \\x1f       x  sys.executable
   L  a file loaded (imported, opened, executed, mapped)     P  a file probed (stat, access, find_spec)
   D  a directory listed (outside the import system)         Z  "exit" (the process ended cleanly)
+  R  a module's source (.py) opened outside the import system: read, not run
 """
 
 import os
@@ -126,13 +127,25 @@ def _start(directory):
             pass
 
     def on_open(args):
-        note("L", args[0])
+        path = args[0]
+        if isinstance(path, str) and path.endswith(".py") and not importing():
+            # a module's source read as data (hashed, shown, parsed), not run: an
+            # import of it opens it from the import system, or its bytecode
+            note("R", path)
+        else:
+            note("L", path)
         if state["pending"]:
             settle_pending()
 
+    def importing():
+        caller = sys._getframe(3).f_globals.get("__name__", "")
+        return caller.startswith(("importlib", "_frozen_importlib"))
+
     def on_listdir(args):
         caller = sys._getframe(2).f_globals.get("__name__", "")
-        if not caller.startswith(("importlib", "_frozen_importlib")):
+        # the import system and module discovery (pkgutil.iter_modules, which
+        # torch.compile runs over all of torch) list directories for modules only
+        if not caller.startswith(("importlib", "_frozen_importlib", "pkgutil")):
             note("D", args[0] if args and args[0] is not None else ".")
 
     def on_exec(args):

@@ -301,10 +301,14 @@ def _reach_file(path: str, what: str) -> None:
         _bring_back("file", relative, removed, {relative}, error)
 
 
+# Who lists a directory without wanting its data files back: the import system, module
+# discovery (pkgutil.iter_modules lists every package directory, and torch.compile walks
+# all of torch with it: the finder answers for modules), installers, lean-install.
 _TOOLS = frozenset(
     {
         "importlib",
         "_frozen_importlib",
+        "pkgutil",
         "pip",
         "setuptools",
         "wheel",
