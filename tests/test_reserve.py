@@ -437,6 +437,8 @@ VENDORED = {
     "kiosk/data/table.json": '{"a": 1}\n',
     "kiosk/data/other.json": '{"b": 2}\n',
     "kiosk/blobs/one.bin": "one\n",
+    "kiosk/include/k.h": "#define K 1\n",
+    "kiosk/include/sub/j.h": "#define J 2\n",
 }
 REACH = {
     "vendored": "import kiosk, vend; print(vend.V)",
@@ -527,3 +529,29 @@ def test_module_discovery_brings_nothing_back(
     assert _tree(site_packages(python)) == before
     assert not (site_packages(python) / "kiosk/blobs/one.bin").exists()
     assert misses(python) == []
+
+
+@pytest.mark.parametrize("mode", ["restore", "error"])
+def test_a_compiler_gets_the_removed_headers_of_its_include_directories(
+    kiosk: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """As ``torch.compile`` runs ``g++ -I .../torch/include``: the compiler opens the
+    headers itself, where no Python hook sees it; its ``-I`` says where they are."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed (.ci/run installs it)")
+    monkeypatch.setenv("LEAN_INSTALL_CACHE_DIR", str(tmp_path / "cache"))
+    python = _kiosk_venv(kiosk, tmp_path, mode)
+    include = site_packages(python) / "kiosk/include"
+    source = tmp_path / "use.c"
+    source.write_text("#include <k.h>\n#include <sub/j.h>\nint f(void) { return K + J; }\n")
+    code = ("import subprocess; subprocess.run(['gcc', '-fsyntax-only', "
+            f"'-I{include}', {str(source)!r}], check=True); print('compiled')")  # fmt: skip
+    done = run(python, code)
+    if mode == "restore":
+        assert done.stdout.strip() == "compiled", done.stderr
+        assert (include / "sub/j.h").read_text() == "#define J 2\n"
+        (miss,) = misses(python)
+        assert miss["outcome"] == "restored" and miss["module"] == "kiosk/include/"
+    else:
+        assert done.returncode != 0 and not include.exists()
+        assert "lean-install removed the headers under 'kiosk/include/'" in done.stderr

@@ -13,10 +13,14 @@ interpreter) from its ``.dist-info``'s runtime copy, and ``install`` then adds:
   library it loads by path (``ctypes.CDLL``), is restored before the open, or refused
   with a ``FileNotFoundError`` that names lean-install; a
   directory that held removed files is filled again before ``os.listdir``/``os.scandir``
-  lists it (``error``: listed as it is, and logged as a miss).
+  lists it (``error``: listed as it is, and logged as a miss);
+- the same audit hook for compilers: a program that starts one with
+  ``-I DIR`` under site-packages (``torch.compile``'s ``g++``) has the removed headers
+  under ``DIR`` back before it starts.
 
-What neither can see: a C library that opens a file itself (``fopen``, ``dlopen``), a
-subprocess. ``docs/install.md`` says how to trace those (``--backend strace``).
+What none can see: a C library that opens a file itself (``fopen``, ``dlopen``), a
+subprocess reading files other than its include directories. ``docs/install.md`` says
+how to trace those (``--backend strace``).
 
 The index of removed files is read from the manifests only when first needed (a failed
 import, an open of a non-module file under site-packages): programs that reach nothing
@@ -261,13 +265,41 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
             _on_open(args)
         elif event == "ctypes.dlopen":
             _on_dlopen(args)
+        elif event == "subprocess.Popen":
+            _on_compile(args)
         else:
             _on_listdir(args)
     finally:
         _STATE["busy"] = False
 
 
-_EVENTS = frozenset({"open", "ctypes.dlopen", "os.listdir", "os.scandir"})
+_EVENTS = frozenset({"open", "ctypes.dlopen", "os.listdir", "os.scandir", "subprocess.Popen"})
+
+
+def _on_compile(args: tuple[Any, ...]) -> None:
+    """A compiler started with ``-I DIR`` (or ``-isystem DIR``) reads the headers there
+    itself, unseen (``torch.compile`` runs ``g++ -I .../torch/include``): the removed
+    files under each such directory of site-packages come back before it starts, and in
+    mode ``error`` it is refused with the lean-install message instead."""
+    words: list[str] = []
+    for word in args[1] if isinstance(args[1], (list, tuple)) else [args[1]]:
+        if isinstance(word, str):
+            words += word.split() if " " in word else [word]
+    wanted = [w[2:] for w in words if w.startswith("-I") and len(w) > 2]
+    wanted += [b for a, b in zip(words, words[1:], strict=False) if a in ("-I", "-isystem")]
+    for directory in wanted:
+        found = _where(os.path.abspath(directory))
+        if found is None:
+            continue
+        removed, relative = found
+        missing = [p for p in removed.module(relative)
+                   if not os.path.exists(os.path.join(removed.root, p))]  # fmt: skip
+        for info in sorted({removed.files()[p][0] for p in missing}):
+            mine = {p for p in missing if removed.files()[p][0] == info}
+            manifest = removed.files()[next(iter(mine))][1]
+            what = f"the headers under {relative + '/'!r}"
+            error = LeanInstallRemovedFileError(2, _message(what, manifest), directory)
+            _bring_back("file", relative + "/", removed, mine, error)
 
 
 def _on_dlopen(args: tuple[Any, ...]) -> None:
