@@ -96,10 +96,14 @@ class RemovedImportError(ImportError):
 def not_restored(error: _E, exc: Exception) -> _E:
     """``error`` once restoring failed: its hint to turn restoring on (it was on) gives way
     to the reason it failed."""
-    lines = [line for line in str(error).splitlines() if not line.startswith(_HINT_ON)]
+    errno = error.errno if isinstance(error, OSError) else None
+    message = str(error.strerror if errno is not None else error)  # type: ignore[attr-defined]
+    lines = [line for line in message.splitlines() if not line.startswith(_HINT_ON)]
     text = "\n".join([*lines, f"lean-install could not restore it: {exc}"])
     if isinstance(error, ImportError):
         return type(error)(text, name=error.name)
+    if errno is not None:
+        return type(error)(errno, text, error.filename)  # type: ignore[attr-defined]
     return type(error)(text)
 
 
