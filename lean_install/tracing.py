@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import datetime
 import getpass
+import glob
 import os
 import re
 import shutil
@@ -57,6 +58,8 @@ class RawUsage:
     loaded: set[str] = field(default_factory=set)
     probed: set[str] = field(default_factory=set)
     listed: set[str] = field(default_factory=set)
+    globbed: set[str] = field(default_factory=set)
+    """``directory/pattern`` of each ``glob.glob`` listing: only the matches were seen."""
     read: set[str] = field(default_factory=set)
     """Module sources opened outside the import system (``torch.compile`` hashes every
     module of torch): kept as probed (a stub) unless the module was also imported."""
@@ -68,6 +71,7 @@ class RawUsage:
         self.loaded |= other.loaded
         self.probed |= other.probed
         self.listed |= other.listed
+        self.globbed |= other.globbed
         self.read |= other.read
         self.executables |= other.executables
         self.processes = max(self.processes, other.processes)
@@ -147,7 +151,7 @@ def run_workload(command: Sequence[str], records: Path, backend: Backend) -> int
 
 # -- reading records -----------------------------------------------------------------
 
-_KIND_TO_SET = {"L": "loaded", "P": "probed", "D": "listed", "R": "read"}
+_KIND_TO_SET = {"L": "loaded", "P": "probed", "D": "listed", "G": "globbed", "R": "read"}
 
 
 def read_python_records(records: Path) -> RawUsage:
@@ -304,7 +308,7 @@ def used_gpu(raw: RawUsage) -> bool:
     return any(os.path.basename(p).startswith(GPU_DRIVER) for p in raw.loaded)
 
 
-def _listed_files(listed: Iterable[str]) -> set[str]:
+def _listed_files(listed: Iterable[str], globbed: Iterable[str]) -> set[str]:
     files: set[str] = set()
     for directory in listed:
         try:
@@ -312,6 +316,10 @@ def _listed_files(listed: Iterable[str]) -> set[str]:
                 files.update(e.path for e in entries if e.is_file(follow_symlinks=False))
         except OSError:
             continue
+    for pattern in globbed:
+        directory, name = os.path.split(pattern)
+        matches = glob.glob(os.path.join(glob.escape(directory), name))
+        files.update(p for p in matches if os.path.isfile(p) and not os.path.islink(p))
     return files
 
 
@@ -319,7 +327,7 @@ def attribute(raw: RawUsage, envs: Sequence[Environment]) -> tuple[list[Distribu
     """Split raw paths per distribution; also count the files used outside any."""
     usage: dict[tuple[str, str], _Usage] = {}
     outside = 0
-    probed = raw.probed | _listed_files(raw.listed) | raw.read
+    probed = raw.probed | _listed_files(raw.listed, raw.globbed) | raw.read
     for path, loaded in [(p, True) for p in raw.loaded] + [(p, False) for p in probed]:
         owner = _owner(envs, path)
         if owner is None:

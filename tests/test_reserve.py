@@ -437,6 +437,7 @@ VENDORED = {
     "kiosk/data/table.json": '{"a": 1}\n',
     "kiosk/data/other.json": '{"b": 2}\n',
     "kiosk/blobs/one.bin": "one\n",
+    "kiosk/blobs/two.dat": "two\n",
     "kiosk/include/k.h": "#define K 1\n",
     "kiosk/include/sub/j.h": "#define J 2\n",
 }
@@ -451,7 +452,7 @@ REACH = {
     "os.path.dirname(kiosk.__file__), 'blobs'))))",
 }
 REACHED = {"vendored": "vendored", "from-import": "tools", "open": '{"b": 2}',
-           "resources": '{"a": 1}', "listdir": "['one.bin']"}  # fmt: skip
+           "resources": '{"a": 1}', "listdir": "['one.bin', 'two.dat']"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -529,6 +530,23 @@ def test_module_discovery_brings_nothing_back(
     assert _tree(site_packages(python)) == before
     assert not (site_packages(python) / "kiosk/blobs/one.bin").exists()
     assert misses(python) == []
+
+
+def test_a_glob_brings_back_only_what_its_pattern_matches(
+    kiosk: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch's import globs ``nvidia/cudnn/lib/libcudnn.so.*[0-9]``: that reaches the one
+    library the pattern matches, not the directory's other (lazily loaded) libraries."""
+    monkeypatch.setenv("LEAN_INSTALL_CACHE_DIR", str(tmp_path / "cache"))
+    python = _kiosk_venv(kiosk, tmp_path, "restore")
+    code = ("import glob, kiosk, os; print(glob.glob(os.path.join("
+            "os.path.dirname(kiosk.__file__), 'blobs', '*.bin')))")  # fmt: skip
+    done = run(python, code)
+    assert done.returncode == 0 and "one.bin" in done.stdout, done.stderr
+    assert (site_packages(python) / "kiosk/blobs/one.bin").is_file()
+    assert not (site_packages(python) / "kiosk/blobs/two.dat").exists()
+    (miss,) = misses(python)
+    assert miss["files"] == ["kiosk/blobs/one.bin"], miss
 
 
 @pytest.mark.parametrize("mode", ["restore", "error"])

@@ -34,6 +34,10 @@ import os
 HELPER = os.path.join(os.path.dirname(__file__), "bin", "helper")
 if not os.path.exists(HELPER):  # a stat, never an open: like torch's torch_shm_manager
     raise RuntimeError("helper missing")
+# a glob of one library in a directory of many, as torch's import does for each CUDA one
+import glob
+LIBS = glob.glob(os.path.join(os.path.dirname(__file__), "lib", "libfoo.so.*[0-9]"))
+assert [os.path.basename(p) for p in LIBS] == ["libfoo.so.1"], LIBS
 """
 
 CTYPES_INIT = """
@@ -103,6 +107,8 @@ def traced_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     paths.append(build_wheel(wheels, "statpkg", "1.0", {
         "statpkg/__init__.py": STAT_INIT,
         "statpkg/bin/helper": "#!/bin/sh\n",
+        "statpkg/lib/libfoo.so.1": "not an ELF file; only globbed\n",
+        "statpkg/lib/libfoo_engines.so.1": "never globbed\n",
     }))  # fmt: skip
     paths.append(build_wheel(wheels, "ctypespkg", "1.0", {
         "ctypespkg/__init__.py": CTYPES_INIT,
@@ -136,6 +142,8 @@ def test_every_process_and_kind_of_use_is_recorded(strace_result) -> None:  # ty
     assert "poolpkg/unused.py" not in usage["poolpkg"][0] | usage["poolpkg"][1]
     assert "statpkg/bin/helper" in usage["statpkg"][1]  # probed only
     assert "statpkg/bin/helper" not in usage["statpkg"][0]
+    assert "statpkg/lib/libfoo.so.1" in usage["statpkg"][1]  # what the glob matched
+    assert "statpkg/lib/libfoo_engines.so.1" not in usage["statpkg"][0] | usage["statpkg"][1]
     assert "ctypespkg/libanswer.so" in usage["ctypespkg"][0]
     assert "subpkg/__init__.py" in usage["subpkg"][0]  # a subprocess
     assert "exitpkg/__init__.py" in usage["exitpkg"][0]  # a fork ending in os._exit

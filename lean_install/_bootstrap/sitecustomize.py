@@ -12,6 +12,7 @@ kill). A record is one kind letter followed by its payload:
   p  "pid ppid"              a  argv, joined by \\x1f       x  sys.executable
   L  a file loaded (imported, opened, executed, mapped)     P  a file probed (stat, access, find_spec)
   D  a directory listed (outside the import system)         Z  "exit" (the process ended cleanly)
+  G  "directory/pattern": a directory listed by glob (it sees only the names that match)
   R  a module's source (.py) opened outside the import system: read, not run
 """
 
@@ -145,8 +146,24 @@ def _start(directory):
         caller = sys._getframe(2).f_globals.get("__name__", "")
         # the import system and module discovery (pkgutil.iter_modules, which
         # torch.compile runs over all of torch) list directories for modules only
-        if not caller.startswith(("importlib", "_frozen_importlib", "pkgutil")):
-            note("D", args[0] if args and args[0] is not None else ".")
+        if caller.startswith(("importlib", "_frozen_importlib", "pkgutil")):
+            return
+        directory = args[0] if args and args[0] is not None else "."
+        pattern = glob_pattern(sys._getframe(2))
+        if pattern is None:
+            note("D", directory)
+        elif isinstance(directory, str):
+            note("G", os.path.join(directory, pattern))
+
+    def glob_pattern(frame):
+        # glob.glob("nvidia/cu13/lib/libcudart.so.*[0-9]") lists the directory and
+        # sees only the names its pattern matches (torch globs each CUDA library)
+        while frame is not None and frame.f_globals.get("__name__") == "glob":
+            pattern = frame.f_locals.get("pattern")
+            if isinstance(pattern, str) and "**" not in pattern and "/" not in pattern:
+                return pattern
+            frame = frame.f_back
+        return None
 
     def on_exec(args):
         note("L", args[0])

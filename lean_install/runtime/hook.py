@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from . import working
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .records import Manifest, Miss
 
 # What this module needs beyond os and sys is imported when first needed: every start of
@@ -292,14 +294,23 @@ def _on_compile(args: tuple[Any, ...]) -> None:
         if found is None:
             continue
         removed, relative = found
-        missing = [p for p in removed.module(relative)
-                   if not os.path.exists(os.path.join(removed.root, p))]  # fmt: skip
-        for info in sorted({removed.files()[p][0] for p in missing}):
-            mine = {p for p in missing if removed.files()[p][0] == info}
-            manifest = removed.files()[next(iter(mine))][1]
+        for mine, manifest in _missing_by_distribution(removed, removed.module(relative)):
             what = f"the headers under {relative + '/'!r}"
             error = LeanInstallRemovedFileError(2, _message(what, manifest), directory)
             _bring_back("file", relative + "/", removed, mine, error)
+
+
+def _missing_by_distribution(
+    removed: _Removed, paths: Iterable[str]
+) -> list[tuple[set[str], Manifest]]:
+    """Of the removed ``paths``, those not back on disk, grouped by the distribution that
+    removed them (a directory such as ``nvidia/cu13/lib`` is shared by many)."""
+    files = removed.files()
+    missing = [p for p in paths if not os.path.exists(os.path.join(removed.root, p))]
+    groups: dict[str, set[str]] = {}
+    for path in missing:
+        groups.setdefault(files[path][0], set()).add(path)
+    return [(groups[info], files[next(iter(groups[info]))][1]) for info in sorted(groups)]
 
 
 def _on_dlopen(args: tuple[Any, ...]) -> None:
@@ -380,21 +391,35 @@ def _on_listdir(args: tuple[Any, ...]) -> None:
     if found is None:
         return
     removed, directory = found
-    missing = {
-        p for p in removed.under(directory) if not os.path.exists(os.path.join(removed.root, p))
-    }
-    if not missing:
-        return
-    info = removed.files()[next(iter(missing))][0]
-    mine = {p for p in missing if removed.files()[p][0] == info}
-    manifest = removed.files()[next(iter(mine))][1]
-    if _mode() == "error":
-        from dataclasses import replace
+    listed = removed.under(directory)
+    pattern = _glob_pattern()
+    if pattern is not None:  # glob sees the names its pattern matches, no others
+        import fnmatch
 
-        _log(replace(_miss("file", directory + "/", manifest, "error"),
-                     files=tuple(sorted(mine)), outcome="listed"))  # fmt: skip
-        if not os.path.isdir(path):  # it held removed files only: say so, not just ENOENT
-            what = f"the directory {directory + '/'!r}"
-            raise LeanInstallRemovedFileError(2, _message(what, manifest), path)
-        return
-    _bring_back("file", directory + "/", removed, mine, OSError(f"cannot list {path}"))
+        listed = [p for p in listed if fnmatch.fnmatch(p.rsplit("/", 1)[-1], pattern)]
+    for mine, manifest in _missing_by_distribution(removed, listed):
+        if _mode() == "error":
+            from dataclasses import replace
+
+            _log(replace(_miss("file", directory + "/", manifest, "error"),
+                         files=tuple(sorted(mine)), outcome="listed"))  # fmt: skip
+            if not os.path.isdir(path):  # it held removed files only: say so, not ENOENT
+                what = f"the directory {directory + '/'!r}"
+                raise LeanInstallRemovedFileError(2, _message(what, manifest), path)
+            continue
+        _bring_back("file", directory + "/", removed, mine, OSError(f"cannot list {path}"))
+
+
+def _glob_pattern() -> str | None:
+    """The pattern of the ``glob.glob`` doing this listing (torch globs
+    ``nvidia/cu13/lib/libcudart.so.*[0-9]`` at import), or None for a plain listing."""
+    frame = sys._getframe(3)  # past this, _on_listdir and _audit
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "glob":
+            pattern = frame.f_locals.get("pattern")
+            if isinstance(pattern, str) and "**" not in pattern:
+                return pattern
+        elif frame.f_globals.get("__name__") not in _STDLIB:
+            return None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
