@@ -201,6 +201,19 @@ def install_pair(
     return out
 
 
+def verify_seconds(python: Path, n: int = 3) -> float | None:
+    """Median wall time of ``lean-install verify`` (what every install runs at its end)."""
+    cmd = [sys.executable, "-m", "lean_install", "verify", "--python", str(python)]
+    times = []
+    for _ in range(n):
+        seconds, done = run(cmd)
+        if done.returncode != 0:
+            failure(cmd, done)
+            return None
+        times.append(seconds)
+    return statistics.median(times)
+
+
 def trace_profile(python: Path, case: Case, work: Path) -> tuple[Path, dict[str, Any]]:
     """Trace the workload in ``python``'s env; the profile and the report's lower bound."""
     profile = work / f"{case.name}.profile.toml"
@@ -235,6 +248,8 @@ def run_install_case(case: Case, repeat: int, work: Path, keep: dict[str, Path])
             if round_ == 0:
                 envs[key] = {"errors": pair["errors"]}
                 envs[key] |= {p: measure(py, case, p) for p, py in pair["pythons"].items()}
+                if kind == "lean":
+                    envs[key]["verify_s"] = verify_seconds(pair["pythons"]["warm"])
             if key == "full-pip" and profile is None:
                 profile, lower = trace_profile(pair["pythons"]["cold"], case, work)
                 keep[case.name] = pair["pythons"]["cold"]
@@ -342,6 +357,12 @@ def case_notes(envs: dict[str, Any], lower: dict[str, Any]) -> list[str]:
     for dist in ("torch", "scikit-learn"):
         if dist in pip_v:
             notes.append(f"- {dist}: " + ", ".join(f"{k} {v.get(dist)}" for k, v in got.items()))
+    for key, e in envs.items():
+        verify, warm = e.get("verify_s"), e.get("seconds", {}).get("warm")
+        if verify is not None and warm:
+            notes.append(f"- {key}: `lean-install verify` {verify:.1f} s (median of 3), "
+                         f"{verify / warm:.2f} of its warm install ({warm:.1f} s, which "
+                         "includes it)")  # fmt: skip
     if "error" in lower:
         notes.append(f"- trace/report FAILED: `{lower['error']['command']}`")
     for key, e in envs.items():
