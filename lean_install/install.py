@@ -194,7 +194,7 @@ def install(
     built = build(plan, planned.originals, cache, progress)
     taken = backup.take(env, [d.name for d in plan.installed])
     result = Result()
-    checks = planned_checks(plan, planned.profile, planned.listings)
+    checks = planned_checks(plan, planned.profile, planned.listings or listings_of(plan, cache))
     try:
         apply(
             env,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from packaging.utils import NormalizedName
 
 from lean_install.environment import Environment
-from lean_install.listing import WheelListing, top_level_modules
+from lean_install.listing import Contents, WheelListing, top_level_modules
 from lean_install.plan import DistributionPlan, Plan
 from lean_install.profile import Profile
 from lean_install.runtime import dynlib, layout
@@ -92,12 +92,16 @@ def planned_checks(
 ) -> dict[str, Checks]:
     """What to check of each distribution ``plan`` installs (stubs have nothing to check):
     the top-level modules the profile saw imported and the libraries it saw mapped; with
-    no profile entry, the top-level modules its wheel holds."""
+    no profile entry, the top-level modules its wheel holds. A profile made on another
+    release is checked for what this release still has (its libraries' names change)."""
     found = {}
     for dist in plan.installed:
         if dist.decision == "stub":
             continue
         files = [f for u in (profile.find(dist.name) if profile else []) for f in u.files]
+        if dist.name in listings:
+            contents = Contents(listings[dist.name], dist.name)
+            files = [f for f in files if contents.lookup(f)]
         modules = {m.split(".", 1)[0] for f in files if (m := layout.module_name(f))}
         libraries = {
             f for f in files if dynlib.is_shared_object_name(f) and not layout.module_name(f)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
-from conftest import create_venv, pip_install, site_packages
-from gpulike import build_gpulike
+from conftest import build_wheel, create_venv, pip_install, site_packages
+from gpulike import _cc, build_gpulike
 
 from lean_install.cli import main
 
@@ -102,7 +103,9 @@ def test_a_verification_that_fails_whatever_is_put_back_undoes_the_install(
     environment is returned to what it was, and the command fails saying so."""
     wheels = build_gpulike(tmp_path / "wheels")
     profile = cpu_profile(tmp_path, wheels)
-    text = profile.read_text().replace('"tensorish/ops.py"', '"tensorish/ops.py",\n    "nosuchmodule.py"')
+    text = profile.read_text().replace(
+        '"tensorish/ops.py"', '"tensorish/ops.py",\n    "nosuchmodule.py"'
+    )
     profile.write_text(text)  # a module the profile saw that no distribution has
     python = create_venv(tmp_path / "lean")
     before = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True,
@@ -128,3 +131,40 @@ def test_verify_on_demand_reports_what_fails(tmp_path: Path, cache: Path) -> Non
     found = json.loads(out)
     assert code == 1 and found["ok"] is False
     assert any("libtensor_core.so" in f["error"] for f in found["failures"]), found
+
+
+RELEASE_INIT = """
+import ctypes, glob, os
+LIB = ctypes.CDLL(glob.glob(os.path.join(os.path.dirname(__file__), "..", "relpkg.libs",
+                                         "libr-*.so"))[0])
+"""
+
+
+def test_a_profile_of_the_previous_release_verifies_what_this_release_has(
+    tmp_path: Path, cache: Path
+) -> None:
+    """auditwheel names a vendored library by its hash, so the library the profile saw
+    mapped on 1.0 does not exist in 2.0: verification checks 2.0's own files, on a
+    remembered plan too (the first run of the plan, and a second one that reuses it)."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is not installed: cannot build shared libraries")
+    library = _cc(tmp_path, "libr.so", "int r(void) { return 1; }\n")
+    wheels = tmp_path / "wheels"
+    for version, digest in (("1.0", "aaaa1111"), ("2.0", "bbbb2222")):
+        build_wheel(wheels, "relpkg", version, {
+            "relpkg/__init__.py": RELEASE_INIT, "relpkg/unused.py": "X = 1\n",
+            f"relpkg.libs/libr-{digest}.so": library,
+        }, tag="py3-none-linux_x86_64")  # fmt: skip
+    traced = create_venv(tmp_path / "traced")
+    pip_install(traced, "--no-index", "--find-links", str(wheels), "relpkg==1.0")
+    profile = tmp_path / "old.toml"
+    code, _, err = cli("trace", "-o", str(profile), "--", str(traced), "-c", "import relpkg")
+    assert code == 0, err
+    for attempt in ("first", "plan remembered"):
+        python = create_venv(tmp_path / attempt)
+        code, out, err = cli("install", "--python", str(python), "--profile", str(profile),
+                             "--installer", "pip", "relpkg==2.0", "--no-index",
+                             "--find-links", str(wheels))  # fmt: skip
+        assert code == 0, (attempt, err)
+        assert "verification failed" not in err, (attempt, err)
+        assert run(python, "import relpkg").returncode == 0
