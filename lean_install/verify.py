@@ -93,19 +93,19 @@ def planned_checks(
     """What to check of each distribution ``plan`` installs (stubs have nothing to check):
     the top-level modules the profile saw imported and the libraries it saw mapped; with
     no profile entry, the top-level modules its wheel holds. A profile made on another
-    release is checked for what this release still has (its libraries' names change)."""
+    release is checked for the libraries this release still has (their names change)."""
     found = {}
     for dist in plan.installed:
         if dist.decision == "stub":
             continue
         files = [f for u in (profile.find(dist.name) if profile else []) for f in u.files]
-        if dist.name in listings:
-            contents = Contents(listings[dist.name], dist.name)
-            files = [f for f in files if contents.lookup(f)]
         modules = {m.split(".", 1)[0] for f in files if (m := layout.module_name(f))}
         libraries = {
             f for f in files if dynlib.is_shared_object_name(f) and not layout.module_name(f)
         }
+        if dist.name in listings:  # auditwheel names a vendored library by its hash
+            contents = Contents(listings[dist.name], dist.name)
+            libraries = {f for f in libraries if contents.lookup(f)}
         if not files and dist.name in listings:
             modules = set(top_level_modules(listings[dist.name].members))
         found[str(dist.name)] = Checks(
