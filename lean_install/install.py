@@ -194,7 +194,8 @@ def install(
     built = build(plan, planned.originals, cache, progress)
     taken = backup.take(env, [d.name for d in plan.installed])
     result = Result()
-    checks = planned_checks(plan, planned.profile, planned.listings or listings_of(plan, cache))
+    listings = planned.listings or listings_of(plan, cache)  # a remembered plan has none
+    checks = planned_checks(plan, planned.profile, listings)
     try:
         apply(
             env,
@@ -210,7 +211,6 @@ def install(
         if prune:
             result.messages += _prune(target, planned)
         if check:
-            listings = planned.listings
             verify_and_repair(
                 plan, listings, target, cache, progress, result, taken, to_check(env, checks)
             )
