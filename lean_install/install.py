@@ -10,6 +10,7 @@ that was killed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -174,6 +175,8 @@ class Result:
     put_back: dict[str, str] = field(default_factory=dict)
     """Distributions whose originals verification made put back, and why."""
     rolled_back: bool = False
+    repaired: bool = False
+    """Whether verification changed the environment (brought code back, put originals back)."""
 
 
 def install(
@@ -189,7 +192,7 @@ def install(
 ) -> Result:
     """Build what ``planned`` asks for, install it, prune, verify (putting originals back
     where verification fails, and the environment as it was if that does not help), and
-    run ``pip check``."""
+    run ``pip check`` (beside the verification: both only read the environment)."""
     env, plan = target.env, planned.plan
     built = build(plan, planned.originals, cache, progress)
     taken = backup.take(env, [d.name for d in plan.installed])
@@ -210,14 +213,18 @@ def install(
         )
         if prune:
             result.messages += _prune(target, planned)
-        if check:
-            verify_and_repair(
-                plan, listings, target, cache, progress, result, taken, to_check(env, checks)
-            )
+        with ThreadPoolExecutor(1) as beside:
+            pip_check = beside.submit(target.check)  # while verification imports
+            if check:
+                verify_and_repair(
+                    plan, listings, target, cache, progress, result, taken, to_check(env, checks)
+                )
+            clean, output = pip_check.result()
     finally:
         backup.discard(env)
     if result.ok:
-        clean, output = target.check()
+        if result.repaired:  # the check ran while verification changed the environment
+            clean, output = target.check()
         if not clean:
             result.ok = False
             result.messages.append(f"pip check reports problems after the lean install:\n{output}")
@@ -272,6 +279,7 @@ def verify_and_repair(
     if first.ok:
         result.messages.append(f"verified: {first.summary()}")
         return
+    result.repaired = True
     if first.removed_code:
         before = len(read_misses(env.prefix))
         verify(target, check, restore=True)
