@@ -158,6 +158,10 @@ class DistributionPlan:
     """The sources (installed paths) to compile after installing: those whose bytecode
     the profile saw loaded. None: compile every source, as pip does. Not part of the
     digest: it does not change the wheel."""
+    gpu_code: bool = False
+    """GPU code under a profile that never used a GPU (``triton``, ``cuda-bindings``):
+    importing it only asked whether a GPU is there, so its stubs say no in every on-miss
+    mode instead of bringing gigabytes back; ``restore`` brings it back on request."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "drop", tuple(sorted(set(self.drop))))
@@ -190,6 +194,7 @@ class DistributionPlan:
                 self.profile_label,
                 self.profile_digest,
                 *([runtime] if runtime else []),
+                *(["gpu-code"] if self.gpu_code else []),
             ]
         )
         return hashlib.sha256(canon.encode()).hexdigest()[:12]
@@ -223,6 +228,8 @@ class DistributionPlan:
             out["swap"] = self.swap.to_dict()
         if self.bytecode is not None:
             out["bytecode"] = list(self.bytecode)
+        if self.gpu_code:
+            out["gpu-code"] = True
         return out
 
     @classmethod
@@ -246,6 +253,7 @@ class DistributionPlan:
             profile_label=t.get("profile-label", str, ""),
             profile_digest=t.get("profile-digest", str, ""),
             bytecode=None if bytecode is None else t.strings("bytecode"),
+            gpu_code=t.get("gpu-code", bool, False),
         )
 
     @classmethod

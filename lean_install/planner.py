@@ -39,7 +39,7 @@ from lean_install.resolve import Resolution, ResolvedDistribution
 from lean_install.runtime import dynlib, layout
 from lean_install.sources import index_options
 from lean_install.target import TargetPip
-from lean_install.variants import Swapped, VariantSources, find_swaps
+from lean_install.variants import Swapped, VariantSources, find_swaps, is_gpu_runtime
 from lean_install.wheel import OriginalWheel
 from lean_install.wheelplan import finish, needed_roots, roots, unstripped
 
@@ -55,7 +55,7 @@ __all__ = [
     "choose_policy",
 ]
 
-PLAN_FORMAT = 4
+PLAN_FORMAT = 5
 """Bumped whenever planning's output changes for the same inputs: remembered plans of
 another format are not reused."""
 
@@ -369,11 +369,13 @@ def decide(
 ) -> dict[NormalizedName, DistributionPlan]:
     """The preliminary plan of every resolved distribution, from metadata only."""
     policy = choose_policy(profile, policy)
+    cpu_only = policy == "profile" and profile is not None and not profile.uses_gpu
     plans: dict[NormalizedName, DistributionPlan] = {}
     for dist in resolution.distributions:
         usages = profile.find(dist.name) if profile is not None else []
         extras_only = dist.name in resolution.extras_only and not dist.requested
-        decision, reason = _decide_one(dist, usages, policy, extras_only)
+        gpu_code = cpu_only and _gpu_probe(dist.name, usages)
+        decision, reason = _decide_one(dist, usages, policy, extras_only, gpu_code=gpu_code)
         if decision == "omit":
             reason += f" ({', '.join(resolution.extras_only[dist.name])})"
         plans[dist.name] = DistributionPlan(
@@ -390,8 +392,24 @@ def decide(
             ),
             profile_label=profile_label,
             profile_digest=_usage_digest(usages),
+            gpu_code=gpu_code,
         )
     return plans
+
+
+GPU_PROBE = (
+    "GPU code: the profile never used a GPU, and importing it only asked whether one is "
+    "there (a CPU-only run does without it); it stays out in every on-miss mode"
+)
+
+
+def _gpu_probe(name: NormalizedName, usages: Sequence[DistributionUsage]) -> bool:
+    """A GPU runtime package (``triton``, ``cuda-bindings``) whose Python modules the
+    profile saw imported, on a profile that never used a GPU: the import was a probe.
+    A library another kept library needs still comes back through the closure."""
+    return is_gpu_runtime(name) and any(
+        layout.module_name(path) for u in usages for path in u.files
+    )
 
 
 def _decide_one(
@@ -399,7 +417,11 @@ def _decide_one(
     usages: Sequence[DistributionUsage],
     policy: Policy,
     extras_only: bool,
+    *,
+    gpu_code: bool = False,
 ) -> tuple[Decision, str]:
+    if gpu_code:
+        return "stub", GPU_PROBE
     used = any(u.used for u in usages)
     if policy == "profile" and not used:
         if extras_only:

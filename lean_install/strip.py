@@ -294,6 +294,7 @@ def _manifest(
         original=original,
         removed=removed,
         stub_modules=plan.stub_modules,
+        gpu_code=plan.gpu_code,
     ).dumps()
 
 

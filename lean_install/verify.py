@@ -92,8 +92,9 @@ def planned_checks(
 ) -> dict[str, Checks]:
     """What to check of each distribution ``plan`` installs (stubs have nothing to check):
     the top-level modules the profile saw imported and the libraries it saw mapped; with
-    no profile entry, the top-level modules its wheel holds. A profile made on another
-    release is checked for the libraries this release still has (their names change)."""
+    no profile entry, the top-level modules its wheel holds; of GPU code left out
+    (``gpu_code``), only the libraries. A profile made on another release is checked for
+    the libraries this release still has (their names change)."""
     found = {}
     for dist in plan.installed:
         if dist.decision == "stub":
@@ -108,6 +109,8 @@ def planned_checks(
             libraries = {f for f in libraries if contents.lookup(f)}
         if not files and dist.name in listings:
             modules = set(top_level_modules(listings[dist.name].members))
+        if dist.gpu_code:  # its stubs say no GPU code is here: only its libraries count
+            modules = set()
         found[str(dist.name)] = Checks(
             modules=tuple(sorted(modules - _SKIPPED)), libraries=tuple(sorted(libraries))
         )

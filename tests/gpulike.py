@@ -9,7 +9,10 @@
 - ``tensorish/lib/libtensor_global.so`` needs ``libtensor_gpu.so``; ``import tensorish``
   loads it with ctypes (as torch's ``_load_global_deps`` loads libtorch_global_deps.so);
 - with ``preload=True``, ``import tensorish`` also loads ``libgpu_extra.so`` of
-  nvidia-gpulib by path (no DT_NEEDED names it: only verification can see it go missing).
+  nvidia-gpulib by path (no DT_NEEDED names it: only verification can see it go missing);
+- with ``probe=True``, it needs ``cuda-probe`` too, and ``import tensorish`` asks it
+  whether a GPU is there, inside ``try/except ImportError`` (as torch imports triton);
+  ``import cuda_probe`` loads its large ``cuda_probe/_C/libprobe.so`` (libtriton.so).
 
 ``nvidia-gpulib`` 1.0: ``nvidia/gpulib/lib/libgpu.so.1``, ``libgpu_extra.so`` and a large
 ``libgpu_engines.so`` nothing needs (cuDNN's lazily loaded engines).
@@ -32,7 +35,12 @@ __all__ = ["build_gpulike"]
 CORE = "int core(void) { return 20; }\n"
 GPU = "int gpu(void) { return 1; }\n"
 EXTRA = "int extra(void) { return 1; }\n"
-ENGINES = "int engines(void) { return 0; }\n" + "static const char pad[] = {" + "1," * 200_000 + "1};\nconst char *p(void) { return pad; }\n"  # noqa: E501
+ENGINES = (
+    "int engines(void) { return 0; }\n"
+    + "static const char pad[] = {"
+    + "1," * 200_000
+    + "1};\nconst char *p(void) { return pad; }\n"
+)  # noqa: E501
 TENSOR_GPU = "int gpu(void);\nint tensor_gpu(void) { return gpu(); }\n"
 GLOBAL_GPU = "int tensor_gpu(void);\nint global_deps(void) { return tensor_gpu(); }\n"
 GLOBAL_CPU = "int global_deps(void) { return 1; }\n"
@@ -50,6 +58,17 @@ _here = os.path.dirname(__file__)
 ctypes.CDLL(os.path.join(_here, "lib", "libtensor_global.so"), mode=ctypes.RTLD_GLOBAL)
 {preload}from tensorish._C import answer
 from tensorish import ops
+{probe}"""
+PROBE = """try:
+    import cuda_probe
+    GPU = cuda_probe.available()
+except ImportError:
+    GPU = False
+"""
+PROBE_INIT = """import ctypes, os
+_lib = ctypes.CDLL(os.path.join(os.path.dirname(__file__), "_C", "libprobe.so"))
+def available():
+    return False
 """
 PRELOAD = ("ctypes.CDLL(os.path.join(_here, '..', 'nvidia', 'gpulib', 'lib', "
            "'libgpu_extra.so'), mode=ctypes.RTLD_GLOBAL)\n")  # fmt: skip
@@ -63,8 +82,10 @@ def _cc(directory: Path, output: str, source: str, *flags: str) -> bytes:
     return (directory / output).read_bytes()
 
 
-def build_gpulike(directory: Path, *, preload: bool = False) -> dict[str, Path]:
-    """Build the three wheels into ``directory`` / ``cuda`` and / ``cpu``; skip without gcc."""
+def build_gpulike(
+    directory: Path, *, preload: bool = False, probe: bool = False
+) -> dict[str, Path]:
+    """Build the wheels into ``directory`` / ``cuda`` and / ``cpu``; skip without gcc."""
     if shutil.which("gcc") is None:
         pytest.skip("gcc is not installed: cannot build shared libraries")
     work = directory / "build"
@@ -87,11 +108,20 @@ def build_gpulike(directory: Path, *, preload: bool = False) -> dict[str, Path]:
     tag = "py3-none-linux_x86_64"
     cuda = build_wheel(directory / "cuda", "tensorish", "1.0+cu13", {
         **common,
-        "tensorish/__init__.py": INIT.format(preload=PRELOAD if preload else ""),
+        "tensorish/__init__.py": INIT.format(preload=PRELOAD if preload else "",
+                                             probe=PROBE if probe else ""),
         "tensorish/lib/libtensor_gpu.so": tensor_gpu,
         "tensorish/lib/libtensor_global.so": global_gpu,
         "tensorish/cuda.py": "AVAILABLE = False\n",
-    }, requires=("nvidia-gpulib==1.0",), tag=tag)  # fmt: skip
+    }, requires=("nvidia-gpulib==1.0", *(["cuda-probe==1.0"] if probe else [])),
+       tag=tag)  # fmt: skip
+    wheels = {}
+    if probe:
+        wheels["probe"] = build_wheel(directory / "cuda", "cuda-probe", "1.0", {
+            "cuda_probe/__init__.py": PROBE_INIT,
+            "cuda_probe/_C/libprobe.so": _cc(work, "libprobe.so", ENGINES),
+            "cuda_probe/compiler.py": "X = 1\n",
+        }, tag=tag)  # fmt: skip
     gpulib = build_wheel(directory / "cuda", "nvidia-gpulib", "1.0", {
         "nvidia/gpulib/lib/libgpu.so.1": libgpu,
         "nvidia/gpulib/lib/libgpu_extra.so": _cc(work, "libgpu_extra.so", EXTRA),
@@ -101,7 +131,7 @@ def build_gpulike(directory: Path, *, preload: bool = False) -> dict[str, Path]:
     cpu_global = _cc(work, "libtensor_global_cpu.so", GLOBAL_CPU)
     cpu = build_wheel(directory / "cpu", "tensorish", "1.0+cpu", {
         **common,
-        "tensorish/__init__.py": INIT.format(preload=""),
+        "tensorish/__init__.py": INIT.format(preload="", probe=""),
         "tensorish/lib/libtensor_global.so": cpu_global,
     }, tag=tag)  # fmt: skip
-    return {"cuda": cuda, "gpulib": gpulib, "cpu": cpu}
+    return {"cuda": cuda, "gpulib": gpulib, "cpu": cpu, **wheels}

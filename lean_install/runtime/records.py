@@ -134,6 +134,9 @@ class Manifest:
     removed: Mapping[str, int] = field(default_factory=dict)
     """Wheel paths left out, and their sizes."""
     stub_modules: tuple[str, ...] = ()
+    gpu_code: bool = False
+    """GPU code left out under a profile that never used a GPU: a miss is never restored
+    by itself (``DistributionPlan.gpu_code``)."""
 
     @classmethod
     def from_dict(cls, data: Any, issues: list[Issue]) -> Manifest:
@@ -161,6 +164,7 @@ class Manifest:
             original=None if original is None else Original.from_table(t.table("original")),
             removed=sizes,
             stub_modules=t.strings("stub-modules", ()),
+            gpu_code=t.get("gpu-code", bool, False),
         )
 
     @classmethod
@@ -182,6 +186,7 @@ class Manifest:
             "original": self.original.to_dict() if self.original else None,
             "removed": dict(sorted(self.removed.items())),
             "stub-modules": list(self.stub_modules),
+            **({"gpu-code": True} if self.gpu_code else {}),
         }
 
     def dumps(self) -> bytes:

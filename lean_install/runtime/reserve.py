@@ -8,6 +8,10 @@ misses log, then, as the environment's ``on-miss`` setting says:
   as if nothing had been removed;
 - ``log``: as ``restore``, and prints one line on stderr.
 
+A stub of GPU code left out under a profile that never used a GPU (the manifest's
+``gpu-code``) raises in every mode and logs nothing: importing it only asks whether a GPU
+is there, and bringing back ``triton`` would cost half a gigabyte to answer no.
+
 What comes back for a stub of module ``a.b.c``: for a package, every removed file under
 ``a/b/c/``; for a plain module, its own files (``c.py``, ``c.*.so``) and the removed
 non-module files next to it in ``a/b/``; for a stub distribution, all of it; and in each
@@ -50,6 +54,7 @@ __all__ = [
     "restore_region",
     "restore_files",
     "removed_error",
+    "gpu_code_error",
     "not_restored",
     "Restored",
 ]
@@ -70,6 +75,8 @@ def missing(module: str, stub_file: str, root: str, dist_info: str, error: Impor
     stub = os.path.relpath(os.path.realpath(stub_file), os.path.realpath(root))
     stub = stub.replace(os.sep, "/")
     manifest, _ = Manifest.read(os.path.join(root, dist_info, layout.MANIFEST_NAME))
+    if manifest is not None and manifest.gpu_code:  # a probe for a GPU: not a miss
+        raise removed_error(gpu_code_error(error, module, manifest), module)
     miss = _miss(module, stub, manifest, mode)
     if mode == "error" or manifest is None:
         region = sorted(_region(manifest, stub)) if manifest else []
@@ -85,6 +92,16 @@ def missing(module: str, stub_file: str, root: str, dist_info: str, error: Impor
     _log(miss)
     announce(miss, mode)
     return _load(module)
+
+
+def gpu_code_error(error: ImportError, module: str, manifest: Manifest) -> ImportError:
+    """The stub's error for GPU code left out under a profile that never used a GPU."""
+    text = (f"lean-install left out module {module!r} (distribution {manifest.name} "
+            f"{manifest.version}, profile {manifest.profile_label or '(none)'}): it is GPU "
+            "code and the profile never used a GPU, so it does not come back by itself.\n"
+            f"To bring it back (for a GPU): lean-install restore --python {sys.executable} "
+            f"{manifest.name}")  # fmt: skip
+    return type(error)(text, name=error.name)
 
 
 class RemovedImportError(ImportError):
