@@ -32,6 +32,7 @@ __all__ = [
     "OutputError",
     "LockError",
     "LockEnvironmentError",
+    "CondaPrefixError",
 ]
 
 
@@ -215,3 +216,13 @@ class LockEnvironmentError(LockError):
         self.detail = detail
         issue = f"made for {locked_for}, but the target is {target} ({detail})"
         super().__init__(lock, [issue], hint="lock again on (or with --python for) the target")
+
+
+# -- the conda side (lean_install/conda) ---------------------------------------------------
+
+
+class CondaPrefixError(_Explained, FileNotFoundError):
+    """A directory that is not a conda prefix (no ``conda-meta``), or a conda package that
+    is not installed in it."""
+
+    exit_code = 2

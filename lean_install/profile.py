@@ -68,9 +68,13 @@ def _is_version(text: str) -> bool:
     return True
 
 
-def _version_key(version: str) -> tuple[Version, str]:
-    """Sort by PEP 440 order, then by spelling (``1.0`` and ``1.0.0`` are equal versions)."""
-    return Version(version), version
+def _version_key(version: str) -> tuple[bool, Version, str]:
+    """Sort by PEP 440 order, then by spelling (``1.0`` and ``1.0.0`` are equal versions);
+    versions that are not PEP 440 (conda's ``1.1.1w``) after them, by spelling."""
+    try:
+        return False, Version(version), version
+    except InvalidVersion:
+        return True, Version("0"), version
 
 
 def _too_big() -> Issue:
@@ -311,11 +315,12 @@ class DistributionUsage:
         if name and canonicalize_name(name) != name:
             t.problem("name", f"{name!r} is not normalized (expected {canonicalize_name(name)!r})")
         version = t.get("version", str)
-        if isinstance(t.data.get("version"), str) and not _is_version(version):
+        conda = t.data.get("kind") == "conda"  # conda versions need not be PEP 440
+        if isinstance(t.data.get("version"), str) and not conda and not _is_version(version):
             t.problem("version", f"{version!r} is not a valid version")
         also_seen = t.strings("also-seen", ())
         for index, other in enumerate(also_seen):
-            if not _is_version(other):
+            if not conda and not _is_version(other):
                 t.issues.append(
                     Issue(f"{t.place('also-seen')}[{index}]", f"{other!r} is not a valid version")
                 )

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from lean_install import __version__
+from lean_install.conda.attribution import CondaAttribution
 from lean_install.environment import Environment, InstalledDistribution
 from lean_install.errors import CommandNotFoundError, EnvironmentInspectionError, ToolMissingError
 from lean_install.profile import DistributionUsage, Listing, Profile, Trace, TraceEnvironment
@@ -328,7 +329,12 @@ def attribute(raw: RawUsage, envs: Sequence[Environment]) -> tuple[list[Distribu
     usage: dict[tuple[str, str], _Usage] = {}
     outside = 0
     probed = raw.probed | _listed_files(raw.listed, raw.globbed) | raw.read
+    # conda prefixes: files their conda-meta records list are conda packages' (kind
+    # "conda"); the rest (distributions pip installed there) stay wheels, by RECORD.
+    conda = CondaAttribution.for_prefixes(e.prefix for e in envs if e.prefix_kind == "conda")
     for path, loaded in [(p, True) for p in raw.loaded] + [(p, False) for p in probed]:
+        if conda.add(path, loaded):
+            continue
         owner = _owner(envs, path)
         if owner is None:
             outside += loaded and os.path.isfile(path)
@@ -356,7 +362,7 @@ def attribute(raw: RawUsage, envs: Sequence[Environment]) -> tuple[list[Distribu
         )
         for (name, version), u in usage.items()
     ]
-    return dists, outside
+    return dists + conda.usages(), outside
 
 
 # -- the whole job -------------------------------------------------------------------

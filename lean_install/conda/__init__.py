@@ -1,0 +1,25 @@
+"""The conda side: lean conda prefixes, made by editing a prefix and its records.
+
+A conda prefix records each installed package in ``conda-meta/<name>-<version>-<build>.json``
+(its ``files`` and ``paths_data``); conda's own commands (``conda list``, ``conda remove``,
+``conda doctor``) read those records. lean-install removes the files a usage profile says
+were never used, writes stubs where Python modules were, and rewrites each record so it
+lists exactly what is on disk; ``restore`` brings the originals back from conda's
+package cache.
+
+Nothing here imports conda: lean-install runs without it. ``plugin`` is the one module
+that talks to conda, and only inside its hooks.
+
+- ``records``: reading and writing ``conda-meta/*.json`` (``PrefixRecord``);
+- ``attribution``: which package a file of a prefix belongs to (for the tracer);
+- ``plan``: which files of each package a strip removes (``StripPlan``);
+- ``reserve``: where removed files come back from (the package cache);
+- ``manifest``: what a strip removed, per package (``lean-install/conda/*.json``);
+- ``journal``: a strip or restore under way, completed by the next command;
+- ``strip`` and ``restore``: the two operations; ``health``: a prefix's lean state;
+- ``plugin``: ``conda lean strip|restore`` and a ``conda doctor`` health check.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

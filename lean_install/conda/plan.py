@@ -1,0 +1,358 @@
+"""The strip plan of a conda prefix: per conda package, which files go and which stubs come.
+
+What a package keeps for its own sake (``Rule``):
+
+- ``exact``: the profile has this package at this version (and build, when it says one):
+  every file it loaded or probed stays, files it never used go;
+- ``other-version``: the profile saw other versions only: only what no program needs goes
+  (tests, headers, static libraries, ... as the shared classifier says);
+- ``unused``: the profile has no entry for it: its files go;
+- ``interpreter`` (the ``python`` package), ``no-reserve`` (its package is not in the
+  package cache, so nothing removed could come back) and ``already-lean`` (stripped
+  before: restore it first to strip it again) keep everything.
+
+Always kept: metadata (``*.dist-info``, ``*.egg-info``), ``bin/``, ``etc/`` (conda's
+``activate.d`` scripts run outside any trace), ``.pth`` files, directories conda made.
+
+Then the closure, across packages, as the loader and the import system need it: a kept
+ELF file (a shared library, an extension module, a program in ``bin/``) keeps every
+library its ``DT_NEEDED`` entries resolve to in the prefix (``dynlib``: through its
+``RUNPATH`` with ``$ORIGIN`` expanded, else by file name, as ``$PREFIX/lib`` is searched);
+a kept symlink keeps what it points to; a kept file in a Python package keeps the
+``__init__.py`` of every package above it.
+
+A removed Python module gets a stub (``lean_install.stubs``) where its parent package is
+still there: importing it raises the clear ``ModuleNotFoundError`` that names the
+package and the command that brings it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from packaging.utils import canonicalize_name
+
+from lean_install import stubs
+from lean_install.classify import Classifier
+from lean_install.conda.attribution import PrefixIndex
+from lean_install.conda.records import PrefixRecord
+from lean_install.profile import DistributionUsage, Profile
+from lean_install.runtime import dynlib, layout
+
+__all__ = [
+    "Rule",
+    "INTERPRETERS",
+    "Stub",
+    "PackagePlan",
+    "StripPlan",
+    "plan_strip",
+    "restore_command",
+]
+
+Rule = Literal["exact", "other-version", "unused", "interpreter", "no-reserve", "already-lean"]
+INTERPRETERS = frozenset({"python", "pypy", "pypy3"})
+"""Packages kept whole: the interpreter the prefix runs (and conda runs there)."""
+
+_SITE_PACKAGES = re.compile(r"^(lib/python\d+\.\d+t?/site-packages)/(.+)$")
+_METADATA_DIR = re.compile(r"\.(dist-info|egg-info)(/|$)")
+_ALWAYS_KEPT_DIRS = ("bin/", "etc/")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stub:
+    """A stub a strip writes: where (prefix-relative), for which module, what it says."""
+
+    path: str
+    module: str
+    text: str
+
+    @property
+    def data(self) -> bytes:
+        return self.text.encode()
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackagePlan:
+    """What a strip does to one conda package."""
+
+    record: PrefixRecord
+    rule: Rule
+    reason: str
+    remove: tuple[str, ...] = ()
+    """Prefix-relative files that go (a stub may then stand at the same path)."""
+    stubs: tuple[Stub, ...] = ()
+    bytes_removed: int = 0
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.remove or self.stubs)
+
+    def describe(self) -> str:
+        r = self.record
+        head = f"{r.name} {r.version} ({r.build})"
+        if not self.changes:
+            return f"{head}: keep ({self.reason})"
+        stubs_said = f", {len(self.stubs)} stub{'s' if len(self.stubs) != 1 else ''}"
+        return (
+            f"{head}: strip ({self.reason}): removes {len(self.remove)} of {len(r.files)} "
+            f"files ({self.bytes_removed:,} bytes){stubs_said if self.stubs else ''}"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StripPlan:
+    prefix: Path
+    profile: str
+    packages: tuple[PackagePlan, ...]
+
+    @property
+    def changed(self) -> tuple[PackagePlan, ...]:
+        return tuple(p for p in self.packages if p.changes)
+
+    def describe(self) -> list[str]:
+        total = sum(p.bytes_removed for p in self.packages)
+        lines = [p.describe() for p in self.packages]
+        lines.append(f"{len(self.changed)} package(s) to strip, {total:,} bytes to remove")
+        return lines
+
+
+def restore_command(prefix: str | os.PathLike[str], name: str) -> str:
+    return f"conda lean restore -p {os.fspath(prefix)} {name}"
+
+
+# -- what each package keeps for its own sake ----------------------------------------------
+
+
+def _site_relative(path: str) -> str | None:
+    match = _SITE_PACKAGES.match(path)
+    return match.group(2) if match else None
+
+
+def _always_kept(record: PrefixRecord, path: str) -> bool:
+    entry = record.entries.get(path)
+    return (
+        path.startswith(_ALWAYS_KEPT_DIRS)
+        or _METADATA_DIR.search(path) is not None
+        or path.endswith(".pth")
+        or (entry is not None and entry.path_type == "directory")
+    )
+
+
+def _classifier(record: PrefixRecord) -> Classifier:
+    """The shared classifier, on paths as seen from site-packages where they are there."""
+    return Classifier(record.name, (_site_relative(p) or p for p in record.files), "")
+
+
+def _usages(profile: Profile, record: PrefixRecord) -> tuple[list[DistributionUsage], bool]:
+    """The profile's conda usages of ``record``'s package, and whether one is exact."""
+    name = canonicalize_name(record.name)
+    found = [d for d in profile.distributions if d.kind == "conda" and d.name == name]
+    exact = [d for d in found if d.version == record.version and d.build in ("", record.build)]
+    return (exact, True) if exact else (found, False)
+
+
+def _has_reserve(record: PrefixRecord) -> bool:
+    extracted = record.extracted_package_dir
+    tarball = record.package_tarball_full_path
+    return bool(extracted and Path(extracted).is_dir()) or bool(tarball and Path(tarball).is_file())
+
+
+def _roots(record: PrefixRecord, profile: Profile) -> tuple[Rule, str, set[str]]:
+    """The rule for ``record``, why, and the files it keeps for its own sake."""
+    files = set(record.files)
+    if record.name in INTERPRETERS:
+        return "interpreter", "the interpreter of the prefix", files
+    if not _has_reserve(record):
+        return "no-reserve", "its package is not in the package cache to restore from", files
+    kept = {p for p in files if _always_kept(record, p)}
+    usages, exact = _usages(profile, record)
+    if exact:
+        used = {p for u in usages for p in (*u.files, *u.probed)}
+        return "exact", "the profile used it", kept | (files & used)
+    if usages:
+        versions = ", ".join(sorted({u.version for u in usages}))
+        classifier = _classifier(record)
+        safe = {p for p in files if not classifier.removable(_site_relative(p) or p)}
+        seen = {p for u in usages for p in (*u.files, *u.probed)}
+        why = f"profile made on version {versions}: drops only files a program does not run"
+        return "other-version", why, kept | safe | (files & seen)
+    return "unused", "the profile never used it", kept
+
+
+# -- the closure, across packages -----------------------------------------------------------
+
+
+def _is_elf_candidate(path: str) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    return (
+        dynlib.is_shared_object_name(base)
+        or layout.is_extension_module(base)
+        or path.startswith(("bin/", "libexec/"))
+    )
+
+
+@dataclass
+class _Tree:
+    """The files of every record of a prefix, for the closure."""
+
+    prefix: Path
+    owner: Mapping[str, PrefixRecord]
+    libraries: dynlib.Libraries = field(init=False)
+
+    bytecode: dict[str, list[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.libraries = dynlib.Libraries(self.owner)
+        self.bytecode = {}
+        for path in self.owner:
+            source = layout.source_of_bytecode(path) if "__pycache__/" in path else None
+            if source is not None:
+                self.bytecode.setdefault(source, []).append(path)
+
+    def needs(self, path: str) -> list[str]:
+        """What keeping ``path`` keeps too: libraries, a link's target, ``__init__`` chain."""
+        found = self._init_chain(path) + self.bytecode.get(path, [])
+        full = self.prefix / path
+        if full.is_symlink():
+            target = os.path.relpath(os.path.realpath(full), os.path.realpath(self.prefix))
+            if target in self.owner:
+                found.append(target)
+        if _is_elf_candidate(path):
+            found += self._libraries(path, full)
+        return found
+
+    def _init_chain(self, path: str) -> list[str]:
+        match = _SITE_PACKAGES.match(path)
+        if not match:
+            return []
+        root, parts = match.group(1), match.group(2).split("/")[:-1]
+        chain = [f"{root}/{'/'.join(parts[:i])}/__init__.py" for i in range(1, len(parts) + 1)]
+        return [p for p in chain if p in self.owner]
+
+    def _libraries(self, path: str, full: Path) -> list[str]:
+        try:
+            with full.open("rb") as file:
+                if file.read(4) != dynlib.ELF_MAGIC:
+                    return []
+                info = dynlib.read_dynamic(file)
+        except OSError:
+            return []
+        return [p for soname in info.needed for p in self.libraries.resolve(soname, path, info)]
+
+
+# -- stubs ------------------------------------------------------------------------------------
+
+
+def _stub_text(record: PrefixRecord, module: str, package: bool, profile: str) -> str:
+    """The stub of ``module``: lean_install.stubs' source, telling conda's way back."""
+    text = stubs.module_stub(
+        module,
+        record.name,
+        record.version,
+        profile,
+        dist_info=layout.STATE_DIRECTORY,
+        package=package,
+    )
+    pip_way = (
+        '        "To bring it back: lean-install restore --python " + _sys.executable + '
+        f'" {record.name}\\n"\n'
+        '        "To have removed code come back when imported: lean-install config --python "\n'
+        '        + _sys.executable + " on-miss restore"\n'
+    )
+    conda_way = f"        {'To bring it back: ' + restore_command(record.prefix, record.name)!r}\n"
+    if pip_way not in text:  # pragma: no cover - the stub template changed: say so loudly
+        raise AssertionError("lean_install.stubs' template no longer has its restore lines")
+    return text.replace(pip_way, conda_way)
+
+
+def _stubs(
+    record: PrefixRecord, remove: Sequence[str], kept: set[str], profile: str
+) -> tuple[Stub, ...]:
+    """Stubs for the removed modules whose parent package is still there (topmost only)."""
+    kept_dirs = {p[:i] for p in kept for i in range(len(p)) if p[i] == "/"}
+    modules: dict[str, tuple[str, bool]] = {}
+    for path in remove:
+        match = _SITE_PACKAGES.match(path)
+        if not match or path.endswith((".pyc", ".pyo")):
+            continue
+        relative = match.group(2)
+        module = layout.module_name(relative)
+        if module is not None:
+            package = relative.endswith("/__init__.py")
+            stub = f"{match.group(1)}/{stubs.stub_path(module, package=package)}"
+            modules.setdefault(module, (stub, package))
+    defined = {m for p in kept if (r := _site_relative(p)) and (m := layout.module_name(r))}
+    made: list[Stub] = []
+    for module in sorted(modules, key=lambda m: (m.count("."), m)):
+        stub, package = modules[module]
+        parent = stub.rsplit("/", 2 if package else 1)[0]
+        if module in defined or (module.count(".") and parent not in kept_dirs):
+            continue
+        text = _stub_text(record, module, package, profile)
+        made.append(Stub(path=stub, module=module, text=text))
+    return tuple(made)
+
+
+# -- the plan --------------------------------------------------------------------------------
+
+
+def _size(record: PrefixRecord, prefix: Path, path: str) -> int:
+    entry = record.entries.get(path)
+    if entry is not None and entry.size_in_bytes is not None:
+        return entry.size_in_bytes
+    try:
+        return (prefix / path).lstat().st_size
+    except OSError:
+        return 0
+
+
+def plan_strip(
+    index: PrefixIndex, profile: Profile, profile_label: str = "", *, lean: Iterable[str] = ()
+) -> StripPlan:
+    """The plan for ``index``'s prefix under ``profile``; ``lean``: stems already stripped."""
+    prefix = Path(index.prefix)
+    already = set(lean)
+    owner = {p: r for r in index.records for p in r.files}
+    rules: dict[str, tuple[Rule, str]] = {}
+    roots: set[str] = set()
+    for record in index.records:
+        rule: Rule
+        if record.stem in already:
+            rule, why = "already-lean", "stripped before: restore it to strip it again"
+            keep = set(record.files)
+        else:
+            rule, why, keep = _roots(record, profile)
+        rules[record.stem] = (rule, why)
+        roots |= keep
+    kept = dynlib.closure(roots, _Tree(prefix, owner).needs)
+    packages = []
+    for record in index.records:
+        rule, why = rules[record.stem]
+        remove = tuple(p for p in record.files if p not in kept)
+        made = _stubs(record, remove, kept, profile_label)
+        if rule in ("unused", "other-version", "exact") and remove:
+            closure = [p for p in record.files if p in kept and p not in roots]
+            if closure:
+                why += f"; {len(closure)} file(s) kept because kept files need them"
+        size = sum(_size(record, prefix, p) for p in remove)
+        packages.append(
+            PackagePlan(
+                record=record,
+                rule=rule,
+                reason=why,
+                remove=remove,
+                stubs=made,
+                bytes_removed=size,
+            )
+        )
+    return StripPlan(prefix=prefix, profile=profile_label, packages=tuple(packages))

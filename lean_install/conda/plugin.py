@@ -1,0 +1,152 @@
+"""The conda plugin: ``conda lean strip|restore`` and the ``lean-install`` health check.
+
+conda loads this module through the entry point ``[project.entry-points.conda]
+lean-install = "lean_install.conda.plugin"`` (pluggy). It is the only module of
+lean-install that imports conda, and it is imported only by conda: ``hookimpl`` at the
+top, as conda's own plugins do, and everything else inside the hooks' bodies. The hooks
+parse and print; the work is in ``lean_install.conda.commands`` and ``health``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from conda import plugins as _conda_plugins
+
+if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
+
+__all__ = ["conda_subcommands", "conda_health_checks"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+SUMMARY = "Lean environments: remove what a usage profile never used, restore it (lean-install)."
+
+
+def _hookimpl(function: _F) -> _F:
+    return cast(_F, _conda_plugins.hookimpl(function))
+
+
+def _add_prefix(parser: ArgumentParser) -> None:
+    from conda.cli.helpers import add_parser_prefix
+
+    add_parser_prefix(parser)
+
+
+def configure_parser(parser: ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="lean_command", metavar="COMMAND", required=True)
+    strip = commands.add_parser(
+        "strip",
+        help="remove the files of the prefix's conda packages that the profile never used",
+        description="Remove the files a usage profile never used from the conda packages of "
+        "a prefix (default: the active environment); stubs stand where Python modules "
+        "were, and each package's conda-meta record lists exactly what is left.",
+    )
+    _add_prefix(strip)
+    strip.add_argument("--profile", required=True, help="the usage profile (lean-install trace)")
+    strip.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    restore = commands.add_parser(
+        "restore",
+        help="bring back the removed files of stripped packages from the package cache",
+        description="Put back, byte for byte, the files conda lean strip removed, and the "
+        "packages' original conda-meta records.",
+    )
+    _add_prefix(restore)
+    restore.add_argument("packages", nargs="*", metavar="PACKAGE", help="package names")
+    restore.add_argument("--all", action="store_true", help="every stripped package")
+    restore.add_argument("--dry-run", action="store_true", help="print what would be restored")
+
+
+def _fail(error: Exception) -> int:
+    from lean_install.errors import LeanInstallError
+
+    print(f"conda lean: error: {error}", file=sys.stderr)
+    if isinstance(error, LeanInstallError):
+        for issue in getattr(error, "issues", ())[1:]:
+            print(f"  {issue}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        return error.exit_code
+    return 1
+
+
+def _strip(prefix: str, args: Namespace) -> int:
+    from lean_install.conda import commands
+
+    done, plan = commands.strip_prefix(prefix, args.profile, dry_run=args.dry_run)
+    if done:
+        print(done)
+    for line in plan.describe():
+        print(line)
+    if args.dry_run:
+        print("dry run: nothing was changed")
+    return 0
+
+
+def _restore(prefix: str, args: Namespace) -> int:
+    from lean_install.conda import commands
+    from lean_install.errors import UsageError
+
+    if bool(args.packages) == bool(args.all):
+        raise UsageError(
+            "name the packages to restore, or give --all", hint="conda lean restore --all"
+        )
+    done, stems = commands.restore_prefix(prefix, tuple(args.packages), dry_run=args.dry_run)
+    if done:
+        print(done)
+    verb = "would restore" if args.dry_run else "restored"
+    print(f"{verb}: {', '.join(stems)}" if stems else "nothing to restore: no stripped package")
+    return 0
+
+
+def action(args: Namespace) -> int:
+    from conda.base.context import context
+
+    from lean_install.errors import LeanInstallError
+
+    prefix = str(context.target_prefix)
+    try:
+        if args.lean_command == "strip":
+            return _strip(prefix, args)
+        return _restore(prefix, args)
+    except LeanInstallError as error:
+        return _fail(error)
+
+
+def health_check(prefix: str, verbose: bool) -> None:
+    """Report the lean state of ``prefix``; there is no fixer: nothing is reinstalled."""
+    from conda.base.constants import OK_MARK, X_MARK
+
+    from lean_install.conda.health import lean_state
+
+    state = lean_state(prefix)
+    for problem in state.problems:
+        print(f"{X_MARK} lean-install: {problem}\n")
+    if state.lean:
+        print(f"{OK_MARK} lean-install: {len(state.lean)} package(s) stripped by lean-install:")
+        for line in state.lean if verbose else state.lean[:0]:
+            print(f"  {line}")
+        print()
+    elif state.ok:
+        print(f"{OK_MARK} lean-install: no package stripped by lean-install.\n")
+
+
+@_hookimpl
+def conda_subcommands() -> Iterator[Any]:
+    from conda.plugins.types import CondaSubcommand
+
+    yield CondaSubcommand(
+        name="lean", summary=SUMMARY, action=action, configure_parser=configure_parser
+    )
+
+
+@_hookimpl
+def conda_health_checks() -> Iterator[Any]:
+    from conda.plugins.types import CondaHealthCheck
+
+    yield CondaHealthCheck(
+        name="lean-install",
+        action=health_check,
+        summary="Packages stripped by lean-install, interrupted conda lean commands",
+    )

@@ -1,0 +1,142 @@
+"""Strip a conda prefix: remove what a usage profile never used, under the journal.
+
+``strip`` reads the prefix's records (every file they list must be there: a prefix in
+which ``conda doctor`` already finds files missing is refused), makes the plan
+(``plan.plan_strip``), and, unless it is a dry run, writes the journal and applies it:
+per package, the manifest (what goes, and the record as it was), then the removals, the
+stubs, and the rewritten record, whose ``files`` and ``paths_data.paths`` list exactly
+what is on disk (stubs with their sha256 and size), so ``conda doctor``, ``conda list``
+and ``conda remove`` keep working.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from lean_install.conda import journal
+from lean_install.conda.attribution import PrefixIndex
+from lean_install.conda.manifest import Manifest, read_manifests
+from lean_install.conda.plan import PackagePlan, StripPlan, plan_strip
+from lean_install.conda.records import CONDA_META, PathEntry, record_bytes
+from lean_install.errors import InvalidInputError, Issue, RecoveryError
+from lean_install.profile import Profile
+from lean_install.runtime import layout
+
+__all__ = ["strip", "step_of", "apply_strip", "check_complete"]
+
+
+def check_complete(index: PrefixIndex) -> None:
+    """Refuse a prefix whose records list files that are not there (bytecode aside)."""
+    issues = []
+    prefix = Path(index.prefix)
+    for record in index.records:
+        for number, path in enumerate(record.files):
+            if not path.endswith((".pyc", ".pyo")) and not os.path.lexists(prefix / path):
+                issues.append(Issue(f"{record.stem}: files[{number}]", f"{path} is missing"))
+    if issues:
+        raise InvalidInputError(
+            str(prefix / CONDA_META),
+            issues,
+            hint="conda doctor -p PREFIX lists them too; put them back first (conda install "
+            "--force-reinstall NAME) and strip again: lean-install strips only complete packages",
+        )
+
+
+def step_of(package: PackagePlan, profile: str) -> journal.StripStep:
+    """What applying ``package``'s plan writes, all of it."""
+    record = package.record
+    stubs = {s.path: s for s in package.stubs}
+    removed = set(package.remove)
+    files = [f for f in record.files if f not in removed or f in stubs]
+    files += [p for p in stubs if p not in record.files]
+    paths: list[PathEntry] = []
+    for entry in record.paths:
+        path = record.prefix_path(entry)
+        if path in stubs:
+            stub = stubs.pop(path)
+            paths.append(PathEntry.for_file(path, stub.sha256, len(stub.data)))
+        elif path not in removed:
+            paths.append(entry)
+    paths += [PathEntry.for_file(p, s.sha256, len(s.data)) for p, s in stubs.items()]
+    manifest = Manifest(
+        stem=record.stem,
+        name=record.name,
+        profile=profile,
+        removed=package.remove,
+        stubs=tuple(s.path for s in package.stubs),
+        original=record.source.read_text(encoding="utf-8"),
+    )
+    return journal.StripStep(
+        stem=record.stem,
+        remove=package.remove,
+        stubs={s.path: s.text for s in package.stubs},
+        record=record.to_dict(files, paths),
+        manifest=manifest.to_dict(),
+    )
+
+
+def _remove(prefix: Path, path: str, keep_dirs: set[str]) -> None:
+    """Remove one file (a link: the link), then the directories it leaves empty."""
+    target = prefix / path
+    if target.is_dir() and not target.is_symlink():
+        return  # a directory conda made: never removed with its contents
+    target.unlink(missing_ok=True)
+    parent = target.parent
+    while parent != prefix and parent.relative_to(prefix).as_posix() not in keep_dirs:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def apply_strip(
+    prefix: Path, steps: tuple[journal.StripStep, ...], on_step: Callable[[str], None] | None = None
+) -> None:
+    """Carry out ``steps`` (again: every step can run twice)."""
+    for step in steps:
+        manifest = Manifest.from_dict(dict(step.manifest), f"journal step {step.stem}")
+        manifest.write(prefix)
+        keep_dirs = {f.rsplit("/", 1)[0] for f in step.record.get("files", []) if "/" in f}
+        for path in step.remove:
+            if path not in step.stubs:
+                _remove(prefix, path, keep_dirs)
+        for path, text in step.stubs.items():
+            layout.write_atomically(prefix / path, text.encode())
+        layout.write_atomically(
+            prefix / CONDA_META / f"{step.stem}.json", record_bytes(step.record)
+        )
+        if on_step is not None:
+            on_step(step.stem)
+
+
+def strip(
+    prefix: str | os.PathLike[str],
+    profile_path: str | os.PathLike[str],
+    *,
+    dry_run: bool = False,
+) -> StripPlan:
+    """Strip ``prefix`` as the profile at ``profile_path`` says; the plan it followed.
+
+    A prefix with an interrupted command's journal is refused: ``commands.strip_prefix``
+    completes that first.
+    """
+    prefix = Path(prefix).absolute()
+    index = PrefixIndex.of(prefix)
+    if journal.pending(prefix) is not None:
+        raise RecoveryError(
+            f"an interrupted conda lean command left {journal.journal_path(prefix)}",
+            hint=f"run conda lean strip -p {prefix} again: it completes that command first",
+        )
+    check_complete(index)
+    profile = Profile.load(os.fspath(profile_path))
+    plan = plan_strip(index, profile, os.fspath(profile_path), lean=read_manifests(prefix))
+    if dry_run or not plan.changed:
+        return plan
+    steps = tuple(step_of(p, os.fspath(profile_path)) for p in plan.changed)
+    journal.begin(prefix, "strip", steps=steps)
+    apply_strip(prefix, steps)
+    journal.finish(prefix)
+    return plan

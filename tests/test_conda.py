@@ -1,0 +1,633 @@
+"""The conda side, against the real conda 26.7.1 (vendored) with real packages and prefixes.
+
+Packages are built with conda_package_handling (condakit), served from a local channel,
+installed by the real conda (rattler solver, offline) into real prefixes with a
+relocatable CPython package; workloads run on the prefix's python; ``conda lean`` is the
+real plugin, found by conda through lean-install's entry point (lean-install installed
+editable into the conda venv); ``conda doctor``, ``conda list`` and ``conda remove`` are
+conda's own. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import condakit
+import faults
+import pytest
+
+from lean_install.conda.attribution import PrefixIndex
+from lean_install.conda.records import read_prefix, read_record
+from lean_install.errors import CondaPrefixError, RecordError
+from lean_install.profile import DistributionUsage, Profile
+
+REPO = Path(__file__).resolve().parents[1]
+SP = "lib/python3.11/site-packages"
+
+
+# -- fixtures: the conda venv with lean-install, packages, a channel ------------------------
+
+
+@pytest.fixture(scope="session")
+def conda_python() -> Path:
+    """The conda venv's python, with this checkout of lean-install installed (editable)."""
+    if condakit.find_conda_tarball() is None:
+        pytest.skip("the vendored conda release source (shared/vendor/conda-*.tar.gz) is missing")
+    python = condakit.install_conda(condakit.default_venv_dir())
+    probe = (
+        "import importlib.metadata as m, json\n"
+        "try:\n d = m.distribution('lean-install')\nexcept m.PackageNotFoundError:\n print('{}')\n"
+        "else:\n print(json.dumps({'url': d.read_text('direct_url.json') or '',"
+        " 'eps': [e.value for e in d.entry_points if e.group == 'conda']}))\n"
+    )
+    found = json.loads(
+        subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout
+    )
+    here = REPO.as_uri()
+    if here not in found.get("url", "") or "lean_install.conda.plugin" not in found.get("eps", []):
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", str(REPO)],
+            check=True,
+        )
+    return python
+
+
+def _library_sources(work: Path) -> dict[str, bytes]:
+    libb = condakit.build_shared_library(
+        work, "libb.so", "int b_value(void) { return 42; }\n", soname="libb.so"
+    )
+    liba = condakit.build_shared_library(
+        work,
+        "liba.so",
+        "int b_value(void);\nint a_value(void) { return b_value() + 1; }\n",
+        link=["b"],
+        lib_dirs=[work],
+        soname="liba.so",
+    )
+    return {"libb": libb, "liba": liba}
+
+
+PKGA_INIT = """import ctypes, os, sys
+_lib = ctypes.CDLL(os.path.join(sys.prefix, "lib", "liba.so"))
+def value():
+    return _lib.a_value()
+def data_path(name):
+    return os.path.join(os.path.dirname(__file__), "data", name)
+"""
+
+WORKLOAD = """import pkga, pkga.used, pkgn, pkgn.used
+assert pkga.value() == 43, pkga.value()
+with open(pkga.data_path("used.txt")) as f:
+    assert f.read() == "used data"
+assert pkga.used.X == 1 and pkgn.used.Y == 2
+print("workload ok")
+"""
+
+
+def _metadata(name: str) -> str:
+    return f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+
+
+@pytest.fixture(scope="session")
+def channel(conda_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A channel with python, libb (a library), pkga (modules, data, a library needing
+    libb's), pkgc (never used) and pkgn (noarch: python)."""
+    root = tmp_path_factory.mktemp("conda-channel")
+    work, channel = root / "work", root / "channel"
+    libs = _library_sources(work)
+    python = condakit.python_package(
+        condakit.default_venv_dir().parent / "python-package", tool_python=conda_python
+    )
+    build: Callable[..., Path] = condakit.build_conda_package
+    build(
+        channel,
+        "libb",
+        "1.0",
+        "0",
+        subdir="linux-64",
+        tool_python=conda_python,
+        files={
+            "lib/libb.so": libs["libb"],
+            "include/libb.h": "int b_value(void);\n",
+            "share/libb/README.txt": "libb's documentation\n",
+        },
+    )
+    build(
+        channel,
+        "pkga",
+        "1.0",
+        "0",
+        subdir="linux-64",
+        depends=["libb", "python"],
+        tool_python=conda_python,
+        files={
+            "lib/liba.so": libs["liba"],
+            f"{SP}/pkga/__init__.py": PKGA_INIT,
+            f"{SP}/pkga/used.py": "X = 1\n",
+            f"{SP}/pkga/unused.py": "Z = 3\n",
+            f"{SP}/pkga/sub/__init__.py": "",
+            f"{SP}/pkga/sub/deep.py": "D = 4\n",
+            f"{SP}/pkga/data/used.txt": "used data",
+            f"{SP}/pkga/data/unused.txt": "unused data",
+            f"{SP}/pkga/tests/test_pkga.py": "def test(): pass\n",
+            f"{SP}/pkga-1.0.dist-info/METADATA": _metadata("pkga"),
+        },
+    )
+    build(
+        channel,
+        "pkgc",
+        "1.0",
+        "0",
+        subdir="linux-64",
+        depends=["python"],
+        tool_python=conda_python,
+        files={
+            f"{SP}/pkgc/__init__.py": "from pkgc.x import C\n",
+            f"{SP}/pkgc/x.py": "C = 5\n",
+            "share/pkgc/data.txt": "pkgc data\n",
+            f"{SP}/pkgc-1.0.dist-info/METADATA": _metadata("pkgc"),
+        },
+    )
+    build(
+        channel,
+        "pkgn",
+        "1.0",
+        "py_0",
+        noarch="python",
+        depends=["python"],
+        tool_python=conda_python,
+        files={
+            "site-packages/pkgn/__init__.py": "",
+            "site-packages/pkgn/used.py": "Y = 2\n",
+            "site-packages/pkgn/unused.py": "W = 6\n",
+        },
+    )
+    return condakit.index_channel(channel, [python], tool_python=conda_python)
+
+
+SPECS = ("python", "pkga", "pkgc", "pkgn")
+
+
+def _create(conda_python: Path, channel: Path, prefix: Path, pkgs: Path | None = None) -> Path:
+    condakit.create_prefix(conda_python, prefix, channel, *SPECS, pkgs_dir=pkgs)
+    return prefix
+
+
+def _workload(prefix: Path) -> subprocess.CompletedProcess[str]:
+    script = prefix.parent / "workload.py"
+    script.write_text(WORKLOAD)
+    return condakit.run_in_prefix(prefix, script, check=False)
+
+
+def _trace(prefix: Path, out: Path) -> Profile:
+    """``lean-install trace`` of the workload, run by the prefix's python."""
+    script = prefix.parent / "workload.py"
+    script.write_text(WORKLOAD)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "lean_install",
+        "trace",
+        "-o",
+        str(out),
+        "--",
+        str(condakit.prefix_python(prefix)),
+        str(script),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return Profile.load(out)
+
+
+def _lean(conda_python: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return condakit.conda(conda_python, "lean", *map(str, args))
+
+
+def _tree(prefix: Path) -> dict[str, str]:
+    """Every file and link of ``prefix`` (lean-install's own directory aside) -> sha256
+    (a link: its target)."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(prefix):
+        rel_dir = Path(dirpath).relative_to(prefix)
+        if rel_dir.parts[:1] == ("lean-install",):
+            continue
+        for name in filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
+            path = Path(dirpath) / name
+            rel = (rel_dir / name).as_posix()
+            if path.is_symlink():
+                found[rel] = "-> " + str(path.readlink())
+            else:
+                found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _paths(prefix: Path) -> set[str]:
+    """The files of ``prefix`` but bytecode no record lists (what its python wrote itself:
+    lean-install inspects an interpreter with ``-I``, which writes the stdlib's)."""
+    recorded = {f for r in read_prefix(prefix) for f in r.files}
+    return {p for p in _tree(prefix) if "__pycache__/" not in p or p in recorded}
+
+
+def _doctor(conda_python: Path, prefix: Path) -> dict[str, dict[str, list[str]]]:
+    out = condakit.doctor(conda_python, prefix, "missing-files", "altered-files").stdout
+    return condakit.parse_doctor(out)
+
+
+def _listing(conda_python: Path, prefix: Path) -> list[tuple[str, str, str]]:
+    proc = condakit.conda(conda_python, "list", "-p", prefix, "--json", check=True)
+    return sorted((p["name"], p["version"], p["build_string"]) for p in json.loads(proc.stdout))
+
+
+# -- the main case: trace, strip, check with conda, restore ------------------------------------
+
+
+class Stripped:
+    def __init__(
+        self,
+        prefix: Path,
+        profile: Path,
+        before: dict[str, str],
+        listing: list[tuple[str, str, str]],
+        dry_run: subprocess.CompletedProcess[str],
+        after_dry_run: dict[str, str],
+        strip: subprocess.CompletedProcess[str],
+    ) -> None:
+        self.prefix, self.profile, self.before, self.listing = prefix, profile, before, listing
+        self.dry_run, self.after_dry_run, self.strip = dry_run, after_dry_run, strip
+
+
+@pytest.fixture(scope="module")
+def stripped(
+    conda_python: Path, channel: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Stripped:
+    root = tmp_path_factory.mktemp("lean-conda")
+    prefix = _create(conda_python, channel, root / "env", root / "pkgs")
+    profile = root / "workload.toml"
+    _trace(prefix, profile)
+    before, listing = _tree(prefix), _listing(conda_python, prefix)
+    dry = _lean(conda_python, "strip", "-p", prefix, "--profile", profile, "--dry-run")
+    after_dry = _tree(prefix)
+    strip = _lean(conda_python, "strip", "-p", prefix, "--profile", profile)
+    return Stripped(prefix, profile, before, listing, dry, after_dry, strip)
+
+
+def test_trace_attributes_prefix_files_to_conda_packages(stripped: Stripped) -> None:
+    profile = Profile.load(stripped.profile)
+    usages = {d.name: d for d in profile.distributions}
+    assert {"pkga", "pkgn", "libb", "python"} <= set(usages)
+    assert "pkgc" not in usages
+    pkga, libb, pkgn = usages["pkga"], usages["libb"], usages["pkgn"]
+    assert (pkga.kind, pkga.version, pkga.build, pkga.subdir) == ("conda", "1.0", "0", "linux-64")
+    assert pkga.channel.endswith("/linux-64")
+    assert f"{SP}/pkga/used.py" in pkga.files and f"{SP}/pkga/data/used.txt" in pkga.files
+    assert "lib/liba.so" in pkga.files
+    assert f"{SP}/pkga/unused.py" not in pkga.files + pkga.probed
+    assert libb.files == ("lib/libb.so",)  # mapped through liba's DT_NEEDED
+    assert f"{SP}/pkgn/used.py" in pkgn.files and f"{SP}/pkgn/unused.py" not in pkgn.files
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(stripped: Stripped) -> None:
+    assert stripped.dry_run.returncode == 0, stripped.dry_run.stderr
+    out = stripped.dry_run.stdout
+    assert "pkgc 1.0 (0): strip (the profile never used it)" in out
+    assert "python 3.11.7" in out and "keep (the interpreter of the prefix)" in out
+    assert "dry run: nothing was changed" in out
+    assert stripped.after_dry_run == stripped.before
+
+
+def test_strip_removes_unused_files_and_the_workload_still_passes(stripped: Stripped) -> None:
+    assert stripped.strip.returncode == 0, stripped.strip.stdout + stripped.strip.stderr
+    prefix = stripped.prefix
+    proc = _workload(prefix)
+    assert proc.returncode == 0 and "workload ok" in proc.stdout, proc.stderr
+    gone = [
+        f"{SP}/pkga/data/unused.txt",
+        f"{SP}/pkga/tests/test_pkga.py",
+        f"{SP}/pkga/sub/deep.py",
+        f"{SP}/pkgc/x.py",
+        "share/pkgc/data.txt",
+        "include/libb.h",
+        "share/libb/README.txt",
+        f"{SP}/pkgn/__pycache__/unused.cpython-311.pyc",
+    ]
+    assert [p for p in gone if (prefix / p).exists()] == []
+    kept = [
+        "lib/libb.so",
+        "lib/liba.so",
+        f"{SP}/pkga/used.py",
+        f"{SP}/pkga-1.0.dist-info/METADATA",
+        f"{SP}/pkgc-1.0.dist-info/METADATA",
+        f"{SP}/pkgn/__pycache__/used.cpython-311.pyc",
+    ]
+    assert [p for p in kept if not (prefix / p).is_file()] == []
+    stubs = [
+        f"{SP}/pkga/unused.py",
+        f"{SP}/pkga/sub/__init__.py",
+        f"{SP}/pkgc/__init__.py",
+        f"{SP}/pkgn/unused.py",
+    ]
+    assert all((prefix / s).read_text().startswith("# lean-install stub") for s in stubs)
+
+
+def test_records_list_exactly_what_is_on_disk(conda_python: Path, stripped: Stripped) -> None:
+    assert _doctor(conda_python, stripped.prefix) == {"missing": {}, "altered": {}}
+    for record in read_prefix(stripped.prefix):
+        on_disk = [f for f in record.files if os.path.lexists(stripped.prefix / f)]
+        assert on_disk == list(record.files), record.stem
+        assert set(record.entries) == set(record.files), record.stem
+        for path, entry in record.entries.items():
+            if entry.path_type == "hardlink" and entry.sha256_in_prefix:
+                data = (stripped.prefix / path).read_bytes()
+                assert hashlib.sha256(data).hexdigest() == entry.sha256_in_prefix, path
+                assert entry.size_in_bytes == len(data) or entry.prefix_placeholder, path
+    pkga = read_record(stripped.prefix / "conda-meta" / "pkga-1.0-0.json")
+    assert f"{SP}/pkga/unused.py" in pkga.files  # the stub, with its own sha256
+    assert f"{SP}/pkga/data/unused.txt" not in pkga.files
+    assert pkga.fn == "pkga-1.0-0.conda" and pkga.extracted_package_dir
+
+
+def test_conda_list_shows_the_same_packages(conda_python: Path, stripped: Stripped) -> None:
+    assert _listing(conda_python, stripped.prefix) == stripped.listing
+
+
+@pytest.mark.parametrize(
+    ("statement", "module"),
+    [
+        ("import pkgc", "pkgc"),
+        ("import pkga.unused", "pkga.unused"),
+        ("import pkga.sub.deep", "pkga.sub"),
+        ("import pkgn.unused", "pkgn.unused"),
+    ],
+)
+def test_importing_a_removed_module_raises_the_clear_error(
+    stripped: Stripped, statement: str, module: str
+) -> None:
+    code = (
+        f"try:\n    {statement}\nexcept ModuleNotFoundError as e:\n"
+        "    print(type(e).__name__, e.name); print(e)\nelse:\n    print('imported')\n"
+    )
+    out = condakit.run_in_prefix(stripped.prefix, "-c", code).stdout
+    assert out.startswith(f"LeanInstallRemovedError {module}\n"), out
+    assert f"lean-install removed module '{module}'" in out
+    assert f"To bring it back: conda lean restore -p {stripped.prefix} " in out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not done: conda stubs carry no runtime, so CPython's "
+    "_handle_fromlist swallows the stub's ModuleNotFoundError",
+)
+def test_from_package_import_removed_module_names_lean_install(stripped: Stripped) -> None:
+    code = "try:\n    from pkga import unused\nexcept ImportError as e:\n    print(e)\n"
+    out = condakit.run_in_prefix(stripped.prefix, "-c", code).stdout
+    assert "lean-install removed module 'pkga.unused'" in out, out
+
+
+def test_health_check_reports_the_lean_state(conda_python: Path, stripped: Stripped) -> None:
+    listed = condakit.conda(conda_python, "doctor", "--list", check=True).stdout
+    assert (
+        "lean-install:" in listed and "(fix:" not in listed.split("lean-install:")[1].split("\n")[0]
+    )
+    out = condakit.doctor(conda_python, stripped.prefix, "lean-install").stdout
+    assert "4 package(s) stripped by lean-install" in out, out
+    assert "pkgc-1.0-0: stripped" in out and "conda lean restore -p" in out
+
+
+def test_restore_all_gives_back_every_file_byte_for_byte(
+    conda_python: Path, stripped: Stripped, request: pytest.FixtureRequest
+) -> None:
+    # runs last in this module (pytest keeps file order): the prefix is whole again after it
+    proc = _lean(conda_python, "restore", "-p", stripped.prefix, "--all")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "restored: libb-1.0-0, pkga-1.0-0, pkgc-1.0-0, pkgn-1.0-py_0" in proc.stdout
+    after = _tree(stripped.prefix)
+    changed = {
+        p for p in set(after) | set(stripped.before) if after.get(p) != stripped.before.get(p)
+    }
+    assert changed == set()
+    assert _doctor(conda_python, stripped.prefix) == {"missing": {}, "altered": {}}
+    assert not (stripped.prefix / "lean-install" / "conda-journal.json").exists()
+    assert _workload(stripped.prefix).returncode == 0
+
+
+# -- the closure, conda remove ------------------------------------------------------------------
+
+
+def test_a_kept_library_keeps_the_library_of_another_package_it_needs(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """A profile that never saw libb (only pkga's liba.so, which needs libb.so): libb.so
+    stays (DT_NEEDED across packages, in $PREFIX/lib), the rest of libb goes."""
+    prefix = _create(conda_python, channel, tmp_path / "env")
+    traced = _trace(prefix, tmp_path / "full.toml")
+    profile = Profile(
+        traces=traced.traces,
+        distributions=tuple(d for d in traced.distributions if d.name != "libb"),
+    )
+    profile.dump(tmp_path / "no-libb.toml")
+    proc = _lean(conda_python, "strip", "-p", prefix, "--profile", tmp_path / "no-libb.toml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "libb 1.0 (0): strip (the profile never used it; 1 file(s) kept because" in proc.stdout
+    assert (prefix / "lib/libb.so").is_file() and not (prefix / "include/libb.h").exists()
+    assert _workload(prefix).returncode == 0
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+    pkgc_files = read_record(prefix / "conda-meta" / "pkgc-1.0-0.json").files
+    condakit.conda(conda_python, "remove", "-y", "-p", prefix, "--offline", "pkgc", check=True)
+    assert [f for f in pkgc_files if os.path.lexists(prefix / f)] == []
+    assert not (prefix / SP / "pkgc").exists()
+    out = condakit.doctor(conda_python, prefix, "lean-install").stdout
+    assert "pkgc-1.0-0: stripped, but conda removed the package since" in out
+    proc = _lean(conda_python, "restore", "-p", prefix, "--all")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (prefix / SP / "pkgc").exists()
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+
+# -- bad input ------------------------------------------------------------------------------------
+
+
+def test_a_directory_without_conda_meta_is_refused_clearly(
+    conda_python: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "not-conda").mkdir()
+    profile = tmp_path / "p.toml"
+    Profile().dump(profile)
+    with pytest.raises(CondaPrefixError, match="is not a conda prefix: it has no conda-meta"):
+        read_prefix(tmp_path / "not-conda")
+    proc = _lean(conda_python, "strip", "-p", tmp_path / "not-conda", "--profile", profile)
+    assert proc.returncode == 2
+    assert "is not a conda prefix: it has no conda-meta directory" in proc.stderr
+    assert "hint:" in proc.stderr
+
+
+def test_a_malformed_record_is_refused_with_every_problem_and_its_place(tmp_path: Path) -> None:
+    meta = tmp_path / "env" / "conda-meta"
+    meta.mkdir(parents=True)
+    (meta / "good-1.0-0.json").write_text(
+        json.dumps({"name": "good", "version": "1.0", "build": "0", "files": []})
+    )
+    (meta / "bad-1.0-0.json").write_text(
+        json.dumps(
+            {
+                "name": "bad",
+                "version": 1,
+                "build": "0",
+                "files": ["ok", 3, "../escape"],
+                "paths_data": {"paths_version": 1, "paths": [{"path_type": "hardlink"}]},
+            }
+        )
+    )
+    (meta / "torn-1.0-0.json").write_text('{"name": "torn", "files": [')
+    with pytest.raises(RecordError) as caught:
+        read_prefix(tmp_path / "env")
+    issues = [str(i) for i in caught.value.issues]
+    assert "bad-1.0-0.json: version: expected str, got int" in issues
+    assert "bad-1.0-0.json: files[1]: expected a string" in issues
+    assert "bad-1.0-0.json: files[2]: '../escape' has a '..' component" in issues
+    assert "bad-1.0-0.json: paths_data.paths[0]._path: missing" in issues
+    assert any(i.startswith("torn-1.0-0.json: not valid JSON") for i in issues)
+    assert "conda install --force-reinstall" in (caught.value.hint or "")
+    assert PrefixIndex.of  # the index reads through the same validating reader
+
+
+def test_strip_refuses_a_prefix_whose_records_list_missing_files(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    prefix = _create(conda_python, channel, tmp_path / "env")
+    profile = tmp_path / "p.toml"
+    Profile().dump(profile)
+    (prefix / SP / "pkga" / "used.py").unlink()
+    before = _tree(prefix)
+    proc = _lean(conda_python, "strip", "-p", prefix, "--profile", profile)
+    assert proc.returncode == 2
+    assert "pkga-1.0-0: files[" in proc.stderr and f"{SP}/pkga/used.py is missing" in proc.stderr
+    assert "conda doctor" in proc.stderr
+    assert _tree(prefix) == before and not (prefix / "lean-install").exists()
+
+
+def test_restore_from_a_corrupt_package_cache_fails_clearly_and_loses_nothing(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    prefix = _create(conda_python, channel, tmp_path / "env", tmp_path / "pkgs")
+    profile = tmp_path / "p.toml"
+    Profile().dump(profile)  # uses nothing: every package but python is stripped
+    assert _lean(conda_python, "strip", "-p", prefix, "--profile", profile).returncode == 0
+    shutil.rmtree(tmp_path / "pkgs" / "pkgc-1.0-0")  # the extracted package is gone ...
+    tarball = tmp_path / "pkgs" / "pkgc-1.0-0.conda"
+    tarball.write_bytes(tarball.read_bytes()[:200])  # ... and the archive is damaged
+    stripped = _tree(prefix)
+    proc = _lean(conda_python, "restore", "-p", prefix, "pkgc")
+    assert proc.returncode == 1
+    assert f"cannot restore pkgc-1.0-0: its package {tarball} is damaged" in proc.stderr
+    assert "nothing was changed" in proc.stderr and "hint:" in proc.stderr
+    assert _tree(prefix) == stripped
+    assert (prefix / "lean-install" / "conda" / "pkgc-1.0-0.json").is_file()
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    proc = _lean(conda_python, "restore", "-p", prefix, "pkga")  # others still come back
+    assert proc.returncode == 0, proc.stderr
+    assert (prefix / SP / "pkga" / "data" / "unused.txt").read_text() == "unused data"
+
+
+# -- a strip killed half-way ---------------------------------------------------------------------
+
+
+def _strip_command(conda_python: Path, prefix: Path, profile: Path) -> list[str]:
+    run_conda = (
+        "import lean_fault_hook, runpy\n"
+        "runpy.run_module('conda', run_name='__main__', alter_sys=True)"
+    )
+    return [
+        str(conda_python),
+        "-c",
+        run_conda,
+        "lean",
+        "strip",
+        "-p",
+        str(prefix),
+        "--profile",
+        str(profile),
+    ]
+
+
+def test_a_killed_strip_is_completed_by_the_next_command(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """SIGKILL a real ``conda lean strip`` at its N-th file change in the prefix (before its
+    journal is in place, half-way, near the end); the next command completes it."""
+    env = condakit.conda_env(conda_python)
+    reference = _create(conda_python, channel, tmp_path / "reference")
+    profile = tmp_path / "workload.toml"
+    _trace(reference, profile)
+    code, total = faults.run_program_with_fault(
+        _strip_command(conda_python, reference, profile), None, env, [reference]
+    )
+    assert code == 0 and total > 10
+    expected = _paths(reference)
+    for at, next_command in ((1, "strip"), (total // 2, "strip"), (total - 2, "restore")):
+        prefix = _create(conda_python, channel, tmp_path / f"killed-at-{at}")
+        pristine = _tree(prefix)
+        code, _ = faults.run_program_with_fault(
+            _strip_command(conda_python, prefix, profile), at, env, [prefix]
+        )
+        assert code == -9  # SIGKILL
+        journal = prefix / "lean-install" / "conda-journal.json"
+        if at == 1:  # killed writing its journal: nothing changed
+            assert not journal.exists() and _tree(prefix) == pristine
+        else:
+            assert journal.is_file()
+            health = condakit.doctor(conda_python, prefix, "lean-install").stdout
+            assert "an interrupted `conda lean strip -p" in health, health
+        if next_command == "strip":
+            proc = _lean(conda_python, "strip", "-p", prefix, "--profile", profile)
+            assert proc.returncode == 0, proc.stderr
+            assert ("completed the interrupted `conda lean strip" in proc.stdout) == (at != 1)
+            assert _paths(prefix) == expected
+            assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+            assert _workload(prefix).returncode == 0
+        else:
+            proc = _lean(conda_python, "restore", "-p", prefix, "--all")
+            assert proc.returncode == 0, proc.stderr
+            assert "completed the interrupted `conda lean strip" in proc.stdout
+            after = _tree(prefix)
+            assert {p: after[p] for p in _paths(prefix)} == {p: pristine[p] for p in pristine}
+            assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+        assert not journal.exists()
+
+
+# -- no conda at import -------------------------------------------------------------------------
+
+
+def test_lean_install_imports_no_conda(conda_python: Path) -> None:
+    """In the conda venv (where conda is importable), lean-install's modules, the conda side
+    but its plugin, import no conda."""
+    code = (
+        "import sys, lean_install.tracing, lean_install.cli\n"
+        "import lean_install.conda.commands, lean_install.conda.health\n"
+        "print(sorted(m for m in sys.modules if m == 'conda' or m.startswith('conda.')))\n"
+    )
+    out = subprocess.run([conda_python, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_conda_usage_round_trips_with_a_conda_version(tmp_path: Path) -> None:
+    usage = DistributionUsage(
+        name="openssl",
+        version="3.0.1w",
+        kind="conda",
+        build="h0_1",  # type: ignore[arg-type]
+        channel="conda-forge",
+        subdir="linux-64",
+        files=("lib/libssl.so.3",),
+    )
+    profile = Profile(distributions=(usage,))
+    profile.dump(tmp_path / "p.toml")
+    assert Profile.load(tmp_path / "p.toml") == profile
