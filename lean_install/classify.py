@@ -63,7 +63,8 @@ class _Why:
 
 REMOVABLE_WHY: dict[RemovableCategory, _Why] = {
     "tests": _Why(
-        "files under a directory named `tests` or `test` (not `testing`)",
+        "files under a directory named `tests` or `test` (not `testing`); compiled tests: "
+        "programs under `bin/` named `test_*`, `*_test` or `*Test`, and `lib*_test.so`",
         "a package's own test suite: its developers run it; nothing the package exports imports it",
     ),
     "headers": _Why(
@@ -131,6 +132,18 @@ _SHARED_LIBRARY = re.compile(r"\.(?:so(?:\.\d+)*|dylib|pyd|dll)$")
 _DATA_DIRECTORY = re.compile(r"^[^/]+\.data/(headers|scripts|data|purelib|platlib)/")
 
 
+_TEST_PROGRAM = re.compile(r"^(?:test_[\w-]+|[\w-]+(?:_test|Test|Tests))$")
+_TEST_LIBRARY = re.compile(r"^lib\w+_test\.so(?:\.\d+)*$")
+
+
+def _native_test(dirs: set[str], base: str) -> bool:
+    """A compiled test: a program under ``bin/`` named as one (``test_api``,
+    ``TCPStoreTest``: torch's CPU wheel ships 40 MB of them) or ``lib*_test.so``."""
+    return ("bin" in dirs and _TEST_PROGRAM.match(base) is not None) or (
+        _TEST_LIBRARY.match(base) is not None
+    )
+
+
 def _suffix(base: str) -> str:
     return "." + base.rsplit(".", 1)[1].lower() if "." in base else ""
 
@@ -167,7 +180,8 @@ class Classifier:
 
     def category(self, path: str) -> Category:
         """The first rule that matches: metadata; tests (a directory component named
-        ``tests`` or ``test``, not ``testing``: ``torch.testing`` is a runtime module);
+        ``tests`` or ``test``, not ``testing``: ``torch.testing`` is a runtime module; or
+        a compiled test, ``_native_test``);
         headers; static libraries; CMake; type stubs; docs; then shared libraries,
         bytecode, Python source, and everything else as data."""
         if path.startswith(self.metadata_prefix):
@@ -180,7 +194,7 @@ class Classifier:
         suffix, code = _suffix(base), self.is_code(path)
         if kind == "scripts":
             return "data"
-        if dirs & {"tests", "test"}:
+        if dirs & {"tests", "test"} or _native_test(dirs, base):
             return "tests"
         if kind == "headers" or suffix in _HEADER_SUFFIXES or ("include" in dirs and not code):
             return "headers"

@@ -55,7 +55,7 @@ __all__ = [
     "choose_policy",
 ]
 
-PLAN_FORMAT = 5
+PLAN_FORMAT = 6
 """Bumped whenever planning's output changes for the same inputs: remembered plans of
 another format are not reused."""
 

@@ -147,11 +147,18 @@ CASES: list[tuple[str, Category]] = [
     ("alpha/core.py", "source"),
     ("alpha/core.pyx", "data"),
     ("torch/bin/torch_shm_manager", "data"),
+    ("torch/bin/test_api", "tests"),
+    ("torch/bin/TCPStoreTest", "tests"),
+    ("torch/lib/libtorchbind_test.so", "tests"),
+    ("alpha/test_helpers", "data"),  # a file named test_* outside bin/
+    ("torch/lib/libtorch_cpu.so", "shared-library"),
     ("../../../bin/alpha-tool", "data"),
 ]
 
 
-CLASSIFIER = Classifier("alpha", [p for p, _ in CASES] + ["alpha/__init__.py"], "alpha-1.0.dist-info")
+CLASSIFIER = Classifier(
+    "alpha", [p for p, _ in CASES] + ["alpha/__init__.py"], "alpha-1.0.dist-info"
+)
 
 
 @pytest.mark.parametrize(("path", "category"), CASES)
