@@ -1,7 +1,8 @@
 """Verification: nothing is called done until it works.
 
-In a fresh process of the target, every top-level module the profile saw imported must
-import, and every shared library the trace saw mapped must load. The process runs with
+In fresh processes of the target (two side by side, the modules shared by the size of
+their distributions), every top-level module the profile saw imported must import, and
+every shared library the trace saw mapped must load. The process runs with
 removed code kept removed (``LEAN_INSTALL_ON_MISS=error``, nothing logged as a miss), so
 a miss is a failure here, not a silent restore. With no profile, the top-level modules of
 the installed distributions are imported instead.
@@ -13,6 +14,7 @@ their originals back and verify again.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +45,27 @@ class Check:
 
     modules: tuple[str, ...] = ()
     libraries: tuple[str, ...] = ()
+    weights: tuple[tuple[str, int], ...] = ()
+    """Each module's expected cost (the files its distribution has): how ``split`` shares
+    the modules between processes."""
+
+    def split(self, parts: int) -> list[Check]:
+        """At most ``parts`` checks that together do this one, each to run in its own fresh
+        process beside the others: the modules by weight, heaviest first, each to the
+        lightest part; the libraries with the heaviest part (the import that maps most of
+        them: they are loaded there only if it did not)."""
+        weight = dict(self.weights)
+        order = sorted(self.modules, key=lambda m: (-weight.get(m, 0), m))
+        groups: list[tuple[int, list[str]]] = [(0, []) for _ in range(max(1, parts))]
+        for module in order:
+            index = min(range(len(groups)), key=lambda i: groups[i][0])
+            load, members = groups[index]
+            groups[index] = (load + weight.get(module, 0) + 1, [*members, module])
+        chosen = [members for _, members in groups if members] or [[]]
+        return [
+            Check(tuple(sorted(members)), self.libraries if index == 0 else ())
+            for index, members in enumerate(chosen)
+        ]
 
 
 @dataclass(frozen=True)
@@ -119,38 +142,53 @@ def planned_checks(
 
 def to_check(env: Environment, checks: Mapping[str, Checks]) -> Check:
     """The checks of the distributions still installed in ``env``, as one run."""
-    installed = {d.name for d in env.distributions()}
-    chosen = [c for name, c in checks.items() if name in installed]
-    modules = sorted({m for c in chosen for m in c.modules})
-    libraries = sorted({str(env.purelib / p) for c in chosen for p in c.libraries})
-    return Check(tuple(modules), tuple(libraries))
+    installed = {d.name: d for d in env.distributions()}
+    chosen = {name: c for name, c in checks.items() if name in installed}
+    modules = sorted({m for c in chosen.values() for m in c.modules})
+    libraries = sorted({str(env.purelib / p) for c in chosen.values() for p in c.libraries})
+    weights = {
+        m: len(installed[NormalizedName(n)].files) for n, c in chosen.items() for m in c.modules
+    }
+    return Check(tuple(modules), tuple(libraries), tuple(sorted(weights.items())))
+
+
+PROCESSES = 2
+"""Fresh processes a verification runs at once (imports are single-threaded)."""
 
 
 def verify(target: TargetPip, check: Check, *, restore: bool = False) -> Verification:
-    """Run ``check`` in a fresh process of the target; with ``restore``, removed code it
-    reaches is brought back (and logged as misses) instead of failing."""
+    """Run ``check`` in fresh processes of the target, side by side (one when
+    ``restore``: removed code it reaches is brought back, and logged as misses, instead
+    of failing)."""
     import time
+    from concurrent.futures import ThreadPoolExecutor
 
     if not check.modules and not check.libraries:
         return Verification(check)
     start = time.perf_counter()
+    parts = check.split(1 if restore else min(PROCESSES, os.cpu_count() or 1))
+    with ThreadPoolExecutor(len(parts)) as pool:
+        found = list(pool.map(lambda part: _run_part(target, part, restore), parts))
+    failures = tuple(f for part in found for f in part)
+    return Verification(check, failures, time.perf_counter() - start)
+
+
+def _run_part(target: TargetPip, check: Check, restore: bool) -> tuple[Failure, ...]:
     done = target.run(
         [target.env.executable, "-c", _SCRIPT],
         input=json.dumps({"modules": check.modules, "libraries": check.libraries}),
         extra_env=RESTORING if restore else VERIFY_ENVIRONMENT,
     )
-    seconds = time.perf_counter() - start
     try:
         found = json.loads(done.stdout.strip().splitlines()[-1])
-        failures = tuple(Failure(str(f[0]), str(f[1]), str(f[2])) for f in found)
+        return tuple(Failure(str(f[0]), str(f[1]), str(f[2])) for f in found)
     except (ValueError, IndexError, TypeError):
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        failures = (
+        return (
             Failure(
                 "process", target.env.executable, f"exit {done.returncode}: " + " / ".join(tail)
             ),
         )
-    return Verification(check, failures, seconds)
 
 
 def attribute(

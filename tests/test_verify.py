@@ -168,3 +168,15 @@ def test_a_profile_of_the_previous_release_verifies_what_this_release_has(
         assert code == 0, (attempt, err)
         assert "verification failed" not in err, (attempt, err)
         assert run(python, "import relpkg").returncode == 0
+
+
+def test_a_check_is_shared_between_processes_by_weight_with_the_libraries_on_the_heaviest() -> None:
+    from lean_install.verify import Check
+
+    check = Check(("jinja2", "sympy", "torch"), ("/sp/torch/lib/libtorch_cpu.so",),
+                  (("jinja2", 30), ("sympy", 460), ("torch", 1700)))  # fmt: skip
+    first, second = check.split(2)
+    assert (first.modules, first.libraries) == (("torch",), ("/sp/torch/lib/libtorch_cpu.so",))
+    assert (second.modules, second.libraries) == (("jinja2", "sympy"), ())
+    assert check.split(1) == [Check(check.modules, check.libraries)]
+    assert Check((), ("/sp/a.so",)).split(2) == [Check((), ("/sp/a.so",))]
