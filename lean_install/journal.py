@@ -28,7 +28,15 @@ from lean_install.runtime.records import read_json
 from lean_install.runtime.tables import Table
 from lean_install.target import Installer
 
-__all__ = ["Installation", "Journal", "begin", "finish", "pending", "clear_interrupted"]
+__all__ = [
+    "Installation",
+    "Journal",
+    "begin",
+    "finish",
+    "pending",
+    "clear_interrupted",
+    "is_running",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,7 +158,7 @@ def pending(env: Environment) -> Journal | None:
     journal = Journal.read(env)
     if journal is None:
         return None
-    if _running(journal.pid):
+    if is_running(journal.pid):
         raise RecoveryError(
             f"another lean-install (pid {journal.pid}) is changing {env.prefix}: "
             f"{journal.command_line}",
@@ -167,7 +175,8 @@ def pending(env: Environment) -> Journal | None:
     return journal
 
 
-def _running(pid: int) -> bool:
+def is_running(pid: int) -> bool:
+    """Whether another process ``pid`` is alive (the one that holds a journal)."""
     if pid <= 0 or pid == os.getpid():
         return False
     try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lean_install.errors import Issue, RecordError, RecoveryError
+from lean_install.journal import is_running
 from lean_install.runtime import layout
 from lean_install.runtime.records import read_json
 from lean_install.runtime.tables import Table
@@ -158,22 +159,10 @@ def finish(prefix: str | os.PathLike[str]) -> None:
     layout.fsync_directory(str(path.parent))
 
 
-def _running(pid: int) -> bool:
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def pending(prefix: str | os.PathLike[str]) -> Journal | None:
     """The journal of an operation interrupted in ``prefix`` (not of one running now)."""
     journal = Journal.read(prefix)
-    if journal is not None and _running(journal.pid):
+    if journal is not None and is_running(journal.pid):
         raise RecoveryError(
             f"another conda lean command (pid {journal.pid}) is changing {prefix}: "
             f"{journal.command_line}",
