@@ -11,6 +11,8 @@ the README there).  This module turns that into what a test needs:
 * :func:`python_package` -- a relocatable CPython conda package made from this
   machine's interpreter (conda runs Python code in a prefix only with a ``python``
   package installed there).
+* :func:`wheel_package` -- a conda package made of a PyPI wheel's files, laid out as pip
+  lays them out in a prefix.
 * :func:`index_channel` -- lay ``.conda`` files out as ``noarch/`` and ``linux-64/``
   and index them with py-rattler.
 * :func:`conda`, :func:`create_prefix`, :func:`doctor`, :func:`parse_doctor` -- run
@@ -759,6 +761,125 @@ def run_in_prefix(
             f"--- stdout\n{proc.stdout}\n--- stderr\n{proc.stderr}"
         )
     return proc
+
+
+# --------------------------------------------------------------------------- wheels
+
+
+def wheel_package(
+    out_dir: Path,
+    wheel: Path,
+    *,
+    python_xy: str = "3.11",
+    build: str = "py311_0",
+    extra_depends: Iterable[str] = (),
+    bytecode: bool = True,
+    compression_level: int = 1,
+    tool_python: Path | None = None,
+) -> Path:
+    """A conda package (linux-64) made of a wheel's files; its path.
+
+    As pip installs a wheel into a prefix: its files (``purelib``/``platlib`` in
+    ``*.data/`` too) under ``lib/pythonX.Y/site-packages/``, ``*.data/scripts/`` under
+    ``bin/``, ``*.data/data/`` at the prefix root, ``*.data/headers/`` under
+    ``include/pythonX.Y/NAME/``; the ``.dist-info`` as it is (its RECORD too). Console
+    scripts of ``entry_points.txt`` are not generated (conda does that only for
+    ``noarch: python``). With ``bytecode`` every module in site-packages gets its
+    ``__pycache__/*.cpython-XY.pyc`` in the package, as conda-build packages a Python
+    package (conda-forge's numpy, pandas, ... ship theirs): compiled by this interpreter,
+    which must be Python ``python_xy``, as checked-hash pycs (valid whatever mtime the
+    prefix's copy gets). Named as the wheel's distribution, lowercased with ``-``
+    (``scikit-learn``, ``python-dateutil``); it depends on ``python`` and on the
+    requirements of its ``Requires-Dist`` that apply without extras on this Python (by
+    name, unpinned: a test channel holds one build of each), plus ``extra_depends``.
+
+    Needs conda_package_handling and packaging: in this process, or pass ``tool_python``
+    (the python :func:`install_conda` returned); only paths travel then, not contents.
+    """
+    extra_depends = list(extra_depends)
+    kwargs = dict(locals())
+    if tool_python is not None:
+        kwargs["tool_python"] = None
+        kwargs["out_dir"] = Path(out_dir).absolute()
+        kwargs["wheel"] = Path(wheel).absolute()
+        return _delegate(Path(tool_python), "wheel_package", kwargs)  # type: ignore[no-any-return]
+    from email.parser import Parser
+
+    from packaging.requirements import Requirement  # type: ignore[import-not-found]
+    from packaging.utils import canonicalize_name  # type: ignore[import-not-found]
+
+    site = f"lib/python{python_xy}/site-packages"
+    files: dict[str, bytes | str] = {}
+    metadata = ""
+    with zipfile.ZipFile(wheel) as zf:
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            member = info.filename
+            top, _, rest = member.partition("/")
+            if top.endswith(".data") and rest:
+                scheme, _, inner = rest.partition("/")
+                target = {
+                    "purelib": f"{site}/{inner}",
+                    "platlib": f"{site}/{inner}",
+                    "scripts": f"bin/{inner}",
+                    "data": inner,
+                    "headers": f"include/python{python_xy}/{top[: -len('.data')]}/{inner}",
+                }[scheme]
+            else:
+                target = f"{site}/{member}"
+                if top.endswith(".dist-info") and rest == "METADATA":
+                    metadata = zf.read(info).decode()
+            files[target] = zf.read(info)
+    if bytecode:
+        files.update(_bytecode(files, site, python_xy))
+    meta = Parser().parsestr(metadata)
+    name = canonicalize_name(meta["Name"])
+    depends = ["python"]
+    environment = {"python_version": python_xy, "extra": ""}
+    for text in meta.get_all("Requires-Dist") or []:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            depends.append(canonicalize_name(requirement.name))
+    return build_conda_package(
+        out_dir,
+        name,
+        meta["Version"],
+        build,
+        files,
+        depends=[*dict.fromkeys(depends + extra_depends)],
+        subdir="linux-64",
+        compression_level=compression_level,
+    )
+
+
+def _bytecode(files: Mapping[str, bytes | str], site: str, python_xy: str) -> dict[str, bytes]:
+    """``__pycache__`` bytecode (checked-hash pycs) of the modules of ``files`` in ``site``."""
+    import importlib._bootstrap_external as external
+    import importlib.util
+    import warnings
+
+    here = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if here != python_xy:
+        raise RuntimeError(f"bytecode for Python {python_xy} cannot be compiled by Python {here}")
+    tag = sys.implementation.cache_tag
+    made = {}
+    for path, data in files.items():
+        if not (path.startswith(site + "/") and path.endswith(".py")):
+            continue
+        source = data.encode() if isinstance(data, str) else data
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                code = compile(source, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError):
+            continue  # a module for another Python (conda-build skips those too)
+        directory, _, module = path.rpartition("/")
+        pyc = f"{directory}/__pycache__/{module[:-3]}.{tag}.pyc"
+        made[pyc] = external._code_to_hash_pyc(  # type: ignore[attr-defined]
+            code, importlib.util.source_hash(source), checked=True
+        )
+    return made
 
 
 # --------------------------------------------------------------------------- channel

@@ -441,14 +441,35 @@ def test_a_kept_library_keeps_the_library_of_another_package_it_needs(
     assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
 
     pkgc_files = read_record(prefix / "conda-meta" / "pkgc-1.0-0.json").files
-    condakit.conda(conda_python, "remove", "-y", "-p", prefix, "--offline", "pkgc", check=True)
+    proc = condakit.conda(
+        conda_python, "remove", "-y", "-p", prefix, "--offline", "pkgc", check=True
+    )
     assert [f for f in pkgc_files if os.path.lexists(prefix / f)] == []
     assert not (prefix / SP / "pkgc").exists()
+    # the post-transaction action drops the manifest of the package conda removed
+    assert "lean-install: pkgc-1.0-0 was stripped; conda removed it" in proc.stderr
+    assert not (prefix / "lean-install" / "conda" / "pkgc-1.0-0.json").exists()
+    # a conda without lean-install's plugin (or mamba) leaves it to the health check
+    condakit.conda(
+        conda_python,
+        "--no-plugins",
+        "remove",
+        "-y",
+        "-p",
+        prefix,
+        "--offline",
+        "--solver",
+        "classic",
+        "pkgn",
+        env={"CONDA_SOLVER": "classic"},
+        check=True,
+    )
     out = condakit.doctor(conda_python, prefix, "lean-install").stdout
-    assert "pkgc-1.0-0: stripped, but conda removed the package since" in out
+    assert "pkgn-1.0-py_0: stripped, but conda removed the package since" in out
+    assert "pkgc-1.0-0" not in out
     proc = _lean(conda_python, "restore", "-p", prefix, "--all")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert not (prefix / SP / "pkgc").exists()
+    assert not (prefix / SP / "pkgc").exists() and not (prefix / SP / "pkgn").exists()
     assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
 
 
@@ -601,6 +622,348 @@ def test_a_killed_strip_is_completed_by_the_next_command(
             assert {p: after[p] for p in _paths(prefix)} == {p: pristine[p] for p in pristine}
             assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
         assert not journal.exists()
+
+
+# -- the lean_profile setting: a post-transaction action ---------------------------------------
+
+
+def _home_with_condarc(root: Path, profile: Path | str) -> dict[str, str]:
+    """A HOME of the test's own whose ``.condarc`` sets lean-install's ``lean_profile``
+    (conda reads plugin settings under ``plugins:``)."""
+    home = root / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".condarc").write_text(f"plugins:\n  lean_profile: {profile}\n")
+    return {"HOME": str(home)}
+
+
+def _install(
+    conda_python: Path, channel: Path, prefix: Path, *specs: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    url = channel.absolute().as_uri()
+    return condakit.conda(
+        conda_python,
+        "install",
+        "-y",
+        "-p",
+        prefix,
+        "--offline",
+        "--override-channels",
+        "-c",
+        url,
+        *specs,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def traced(
+    conda_python: Path, channel: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, set[str]]:
+    """The workload's profile, and the files of a prefix ``conda lean strip`` made lean
+    with it (what the post-transaction action must leave too)."""
+    root = tmp_path_factory.mktemp("traced")
+    prefix = _create(conda_python, channel, root / "env")
+    profile = root / "workload.toml"
+    _trace(prefix, profile)
+    proc = _lean(conda_python, "strip", "-p", prefix, "--profile", profile)
+    assert proc.returncode == 0, proc.stderr
+    return profile, _paths(prefix)
+
+
+def test_lean_profile_in_condarc_makes_conda_install_lean(
+    conda_python: Path, channel: Path, traced: tuple[Path, set[str]], tmp_path: Path
+) -> None:
+    """``plugins: lean_profile`` in .condarc: a real ``conda install`` leaves the prefix as
+    lean as ``conda lean strip`` would, with no second command."""
+    profile, expected = traced
+    env = _home_with_condarc(tmp_path, profile)
+    shown = condakit.conda(conda_python, "config", "--show", "plugins.lean_profile", env=env)
+    assert shown.stdout.splitlines()[-1].strip() == f"lean_profile: {profile}", shown.stdout
+    prefix = tmp_path / "env"
+    condakit.create_prefix(conda_python, prefix, channel, "python", env=env)
+    assert not (prefix / "lean-install").exists()  # python alone: nothing to strip
+    proc = _install(conda_python, channel, prefix, "pkga", "pkgc", "pkgn", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"lean-install: lean profile {profile}: stripped 4 package(s)" in proc.stderr
+    assert "pkgc 1.0 (0): strip (the profile never used it)" in proc.stderr
+    assert f"conda lean restore -p {prefix} --all" in proc.stderr
+    assert "lean-install" not in proc.stdout  # stdout stays conda's (it may be --json)
+    assert _paths(prefix) == expected
+    for gone in (f"{SP}/pkga/data/unused.txt", f"{SP}/pkgc/x.py", "include/libb.h"):
+        assert not (prefix / gone).exists(), gone
+    for stub in (f"{SP}/pkga/unused.py", f"{SP}/pkgc/__init__.py", f"{SP}/pkgn/unused.py"):
+        assert (prefix / stub).read_text().startswith("# lean-install stub"), stub
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    proc = _workload(prefix)
+    assert proc.returncode == 0 and "workload ok" in proc.stdout, proc.stderr
+    health = condakit.doctor(conda_python, prefix, "lean-install", env=env).stdout
+    assert "4 package(s) stripped by lean-install" in health, health
+    # it is an ordinary lean prefix: restore brings everything back
+    proc = condakit.conda(conda_python, "lean", "restore", "-p", prefix, "--all", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (prefix / SP / "pkgc" / "x.py").read_text() == "C = 5\n"
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+
+def test_lean_profile_from_the_environment_and_a_package_the_profile_never_saw(
+    conda_python: Path, channel: Path, traced: tuple[Path, set[str]], tmp_path: Path
+) -> None:
+    """``CONDA_PLUGINS_LEAN_PROFILE`` sets it too. Only what a transaction installs is
+    stripped: a later ``conda install`` of a package the profile never saw strips that one
+    (the rule of conda lean strip: unused), and leaves the lean packages as they are; a
+    reinstall without the setting gives conda's whole package back, and lean-install
+    forgets it was lean."""
+    profile, _ = traced
+    env = {"CONDA_PLUGINS_LEAN_PROFILE": str(profile), "HOME": str(tmp_path / "home")}
+    prefix = tmp_path / "env"
+    condakit.create_prefix(conda_python, prefix, channel, "python", "pkga", "pkgn", env=env)
+    manifests = prefix / "lean-install" / "conda"
+    assert sorted(p.name for p in manifests.glob("*.json")) == [
+        "libb-1.0-0.json",
+        "pkga-1.0-0.json",
+        "pkgn-1.0-py_0.json",
+    ]
+    pkga_record = (prefix / "conda-meta" / "pkga-1.0-0.json").read_bytes()
+    proc = _install(conda_python, channel, prefix, "pkgc", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "stripped 1 package(s)" in proc.stderr
+    assert "pkgc 1.0 (0): strip (the profile never used it)" in proc.stderr
+    assert (prefix / "conda-meta" / "pkgc-1.0-0.json").is_file()
+    assert not (prefix / SP / "pkgc" / "x.py").exists()
+    assert (prefix / "conda-meta" / "pkga-1.0-0.json").read_bytes() == pkga_record
+    out = condakit.run_in_prefix(prefix, "-c", "import pkgc", check=False)
+    assert "lean-install removed module 'pkgc'" in out.stderr
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+    plain = {"HOME": str(tmp_path / "home")}  # no lean_profile: conda as it is
+    proc = _install(conda_python, channel, prefix, "--force-reinstall", "pkgc", env=plain)
+    assert proc.returncode == 0, proc.stderr
+    assert "lean-install: pkgc-1.0-0 was stripped; conda installed it again, whole" in proc.stderr
+    assert (prefix / SP / "pkgc" / "x.py").read_text() == "C = 5\n"
+    assert not (manifests / "pkgc-1.0-0.json").exists()
+    health = condakit.doctor(conda_python, prefix, "lean-install", env=plain).stdout
+    assert "3 package(s) stripped" in health and "\u274c" not in health, health
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+    # a profile that cannot be used: the replaced package is still said, and left whole
+    bad = {**plain, "CONDA_PLUGINS_LEAN_PROFILE": str(tmp_path / "gone.toml")}
+    proc = _install(conda_python, channel, prefix, "--force-reinstall", "pkgn", env=bad)
+    assert proc.returncode == 0, proc.stderr
+    assert "lean-install: pkgn-1.0-py_0 was stripped; conda installed it again" in proc.stderr
+    assert f"not applied: {tmp_path / 'gone.toml'}: No such file" in proc.stderr
+    assert (prefix / SP / "pkgn" / "unused.py").read_text() == "W = 6\n"
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+
+@pytest.mark.parametrize("case", ["missing", "not-toml", "no-conda-package"])
+def test_a_bad_lean_profile_warns_and_leaves_the_prefix_as_conda_made_it(
+    conda_python: Path, channel: Path, tmp_path: Path, case: str
+) -> None:
+    profile = tmp_path / "profile.toml"
+    if case == "not-toml":
+        profile.write_text("this is [not toml\n")
+    elif case == "no-conda-package":
+        Profile().dump(profile)
+    env = _home_with_condarc(tmp_path, profile)
+    prefix = tmp_path / "env"
+    proc = condakit.conda(
+        conda_python,
+        "create",
+        "-y",
+        "-p",
+        prefix,
+        "--offline",
+        "--override-channels",
+        "-c",
+        channel.as_uri(),
+        *SPECS,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr  # conda's own command succeeds
+    said = {
+        "missing": "No such file or directory",
+        "not-toml": "not valid TOML",
+        "no-conda-package": 'it has no conda package (kind = "conda")',
+    }[case]
+    assert "lean-install: warning: the lean_profile setting was not applied: " in proc.stderr
+    assert f"{profile}: " in proc.stderr and said in proc.stderr, proc.stderr
+    assert f"{prefix} was left as conda made it" in proc.stderr
+    assert not (prefix / "lean-install").exists()
+    assert (prefix / SP / "pkgc" / "x.py").read_text() == "C = 5\n"
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    assert _workload(prefix).returncode == 0
+
+
+# -- conda lean pack: lean packages in a channel, a fresh prefix from it ------------------------
+
+
+def _extract(conda_python: Path, package: Path, dest: Path) -> Path:
+    """``package`` (a .conda) extracted into ``dest`` by conda_package_handling."""
+    code = (
+        "import sys\nfrom conda_package_handling import api\napi.extract(sys.argv[1], sys.argv[2])"
+    )
+    subprocess.run([conda_python, "-c", code, package, dest], check=True, capture_output=True)
+    return dest
+
+
+def _package_listing(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file of an extracted package but ``info/`` -> (sha256, size)."""
+    found = {}
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not rel.startswith("info/"):
+            data = path.read_bytes()
+            found[rel] = (hashlib.sha256(data).hexdigest(), len(data))
+    return found
+
+
+def _pack(conda_python: Path, prefix: Path, profile: Path, out: Path, *args: str) -> str:
+    proc = _lean(conda_python, "pack", "-p", prefix, "--profile", profile, "-o", out, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def packed(
+    conda_python: Path,
+    channel: Path,
+    traced: tuple[Path, set[str]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Path, str]:
+    """A traced prefix (never stripped), and the channel ``conda lean pack`` made of it."""
+    profile, _ = traced
+    root = tmp_path_factory.mktemp("packed")
+    prefix = _create(conda_python, channel, root / "env", root / "pkgs")
+    out = _pack(conda_python, prefix, profile, root / "lean-channel")
+    return prefix, root / "lean-channel", out
+
+
+def test_pack_writes_lean_packages_whose_info_matches_their_contents(
+    conda_python: Path, packed: tuple[Path, Path, str], tmp_path: Path
+) -> None:
+    prefix, lean_channel, out = packed
+    assert "4 lean package(s), 1 whole" in out and "indexed with py-rattler" in out, out
+    assert "python-3.11.7-0_condakit: copied whole" in out
+    written = sorted(p.relative_to(lean_channel).as_posix() for p in lean_channel.rglob("*.conda"))
+    assert [w.split("/")[0] for w in written] == ["linux-64"] * 4 + ["noarch"]
+    repodata = {
+        fn
+        for sub in ("linux-64", "noarch")
+        for fn in json.loads((lean_channel / sub / "repodata.json").read_text())["packages.conda"]
+    }
+    assert repodata == {w.split("/")[1] for w in written}
+    assert not list(lean_channel.glob(".lean-pack-*"))  # its work directory is gone
+    for name in written:
+        if name.startswith("linux-64/python-"):
+            continue
+        root = _extract(conda_python, lean_channel / name, tmp_path / name)
+        index = json.loads((root / "info/index.json").read_text())
+        original = read_record(
+            prefix / "conda-meta" / f"{index['name']}-1.0-{index['build'].split('_lean')[0]}.json"
+        )
+        assert name.endswith(
+            f"{original.name}-1.0-{original.build}_lean{index['build'][-10:]}.conda"
+        )
+        assert index["depends"] == original.raw["depends"] and index["version"] == "1.0"
+        paths = json.loads((root / "info/paths.json").read_text())["paths"]
+        listed = {e["_path"]: (e["sha256"], e["size_in_bytes"]) for e in paths}
+        assert listed == _package_listing(root), name  # paths.json is exactly what is there
+        assert (root / "info/files").read_text().splitlines() == sorted(listed)
+        provenance = json.loads((root / "info/lean-install.json").read_text())
+        assert provenance["source"]["sha256"] == original.raw["sha256"]
+        assert not (root / "info/repodata_record.json").exists()
+        assert set(provenance["removed"]).isdisjoint(listed)
+    pkga = _extract(conda_python, next(lean_channel.glob("linux-64/pkga-*.conda")), tmp_path / "a")
+    assert not (pkga / SP / "pkga/data/unused.txt").exists() and (pkga / "lib/liba.so").is_file()
+    stub = (pkga / SP / "pkga/unused.py").read_text()
+    assert stub.startswith("# lean-install stub") and "conda install -c file://" in stub
+    pkgn = _extract(conda_python, next(lean_channel.glob("noarch/pkgn-*.conda")), tmp_path / "n")
+    assert (pkgn / "site-packages/pkgn/unused.py").read_text().startswith("# lean-install stub")
+
+
+def test_a_fresh_prefix_from_the_packed_channel_is_lean_and_works(
+    conda_python: Path,
+    packed: tuple[Path, Path, str],
+    traced: tuple[Path, set[str]],
+    tmp_path: Path,
+) -> None:
+    _, lean_channel, _ = packed
+    prefix = tmp_path / "fresh"
+    condakit.create_prefix(conda_python, prefix, lean_channel, *SPECS, pkgs_dir=tmp_path / "pkgs")
+    listing = _listing(conda_python, prefix)
+    assert [b for n, _, b in listing if n != "python"] == [
+        b for n, _, b in listing if n != "python" and "_lean" in b
+    ]
+    assert len(listing) == 5
+    proc = _workload(prefix)
+    assert proc.returncode == 0 and "workload ok" in proc.stdout, proc.stderr
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    # the same files as conda lean strip leaves (records, and bytecode conda compiled for
+    # the stubs of a noarch: python package, aside)
+    _, stripped = traced
+
+    def files(paths: set[str]) -> set[str]:
+        return {p for p in paths if "__pycache__/" not in p and not p.startswith("conda-meta/")}
+
+    assert files(_paths(prefix)) == files(stripped)
+    code = "try:\n    import pkgc\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+    said = condakit.run_in_prefix(prefix, "-c", code).stdout
+    assert "lean-install removed module 'pkgc'" in said
+    assert "conda install -c file://" in said and "pkgc=1.0=0 (the full package" in said
+
+
+def test_pack_without_py_rattler_writes_repodata_conda_reads(
+    conda_python: Path,
+    packed: tuple[Path, Path, str],
+    traced: tuple[Path, set[str]],
+    tmp_path: Path,
+) -> None:
+    """``--indexer builtin``: lean-install's own repodata.json, read by the real conda."""
+    prefix, _, _ = packed
+    profile, _ = traced
+    out = _pack(conda_python, prefix, profile, tmp_path / "ch", "--indexer", "builtin")
+    assert "indexed with lean-install's repodata.json writer" in out
+    fresh = tmp_path / "fresh"
+    condakit.create_prefix(conda_python, fresh, tmp_path / "ch", *SPECS, pkgs_dir=tmp_path / "pkgs")
+    assert _workload(fresh).returncode == 0
+    assert _doctor(conda_python, fresh) == {"missing": {}, "altered": {}}
+
+
+def test_pack_of_a_stripped_prefix_makes_the_same_lean_builds(
+    conda_python: Path,
+    packed: tuple[Path, Path, str],
+    traced: tuple[Path, set[str]],
+    tmp_path: Path,
+) -> None:
+    """A prefix stripped with the profile packs as its manifests say: the same packages."""
+    prefix, lean_channel, _ = packed
+    profile, _ = traced
+    stripped = tmp_path / "stripped-env"
+    shutil.copytree(prefix, stripped, symlinks=True)  # the records name the same cache
+    assert _lean(conda_python, "strip", "-p", stripped, "--profile", profile).returncode == 0
+    _pack(conda_python, stripped, profile, tmp_path / "ch", "--lean-only", "--indexer", "builtin")
+
+    def names(channel: Path) -> set[str]:
+        return {p.name for p in channel.rglob("*_lean*.conda")}
+
+    assert names(tmp_path / "ch") == names(lean_channel)
+    assert not list((tmp_path / "ch").rglob("python-*.conda"))  # --lean-only
+
+
+def test_pack_without_the_package_cache_fails_clearly_and_writes_nothing(
+    conda_python: Path, channel: Path, traced: tuple[Path, set[str]], tmp_path: Path
+) -> None:
+    profile, _ = traced
+    prefix = _create(conda_python, channel, tmp_path / "env", tmp_path / "pkgs")
+    shutil.rmtree(tmp_path / "pkgs" / "pkgc-1.0-0")
+    (tmp_path / "pkgs" / "pkgc-1.0-0.conda").write_bytes(b"not a package")
+    out = tmp_path / "ch"
+    proc = _lean(conda_python, "pack", "-p", prefix, "--profile", profile, "-o", out)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    said = f"{prefix}: pkgc-1.0-0: cannot pack it: its package {tmp_path / 'pkgs'}"
+    assert said in proc.stderr, proc.stderr
+    assert "damaged" in proc.stderr and "hint:" in proc.stderr
+    assert [p for p in out.rglob("*") if p.is_file()] == []
 
 
 # -- no conda at import -------------------------------------------------------------------------

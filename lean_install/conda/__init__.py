@@ -17,7 +17,11 @@ that talks to conda, and only inside its hooks.
 - ``manifest``: what a strip removed, per package (``lean-install/conda/*.json``);
 - ``journal``: a strip or restore under way, completed by the next command;
 - ``strip`` and ``restore``: the two operations; ``health``: a prefix's lean state;
-- ``plugin``: ``conda lean strip|restore`` and a ``conda doctor`` health check.
+- ``transaction``: the ``lean_profile`` setting, applied after a conda transaction;
+- ``pack``: lean ``.conda`` packages built from the package cache, in a local channel;
+- ``channel``: a local channel's ``repodata.json`` (for ``pack``);
+- ``plugin``: ``conda lean strip|restore|pack``, the setting, the post-transaction action
+  and a ``conda doctor`` health check.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ runs that journal again, forward, before its own work, and says so.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from lean_install.conda import journal
@@ -35,11 +36,16 @@ def recover(prefix: str | os.PathLike[str]) -> str:
 
 
 def strip_prefix(
-    prefix: str | os.PathLike[str], profile: str | os.PathLike[str], *, dry_run: bool = False
+    prefix: str | os.PathLike[str],
+    profile: str | os.PathLike[str],
+    *,
+    dry_run: bool = False,
+    only: Collection[str] | None = None,
 ) -> tuple[str, StripPlan]:
-    """``conda lean strip``: what was recovered first, and the plan followed."""
+    """``conda lean strip``: what was recovered first, and the plan followed (``only``: the
+    package stems that may be stripped, None: all)."""
     done = "" if dry_run else recover(prefix)
-    return done, strip(prefix, profile, dry_run=dry_run)
+    return done, strip(prefix, profile, dry_run=dry_run, only=only)
 
 
 def restore_prefix(

@@ -9,7 +9,9 @@ What a package keeps for its own sake (``Rule``):
 - ``unused``: the profile has no entry for it: its files go;
 - ``interpreter`` (the ``python`` package), ``no-reserve`` (its package is not in the
   package cache, so nothing removed could come back) and ``already-lean`` (stripped
-  before: restore it first to strip it again) keep everything.
+  before: restore it first to strip it again) keep everything; so does ``untouched``: a
+  package the conda transaction that asked for the plan did not install (the
+  post-transaction action strips only what conda just linked).
 
 Always kept: metadata (``*.dist-info``, ``*.egg-info``), ``bin/``, ``etc/`` (conda's
 ``activate.d`` scripts run outside any trace), ``.pth`` files, directories conda made.
@@ -31,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -53,9 +55,13 @@ __all__ = [
     "StripPlan",
     "plan_strip",
     "restore_command",
+    "stub_text",
+    "stub_for",
 ]
 
-Rule = Literal["exact", "other-version", "unused", "interpreter", "no-reserve", "already-lean"]
+Rule = Literal[
+    "exact", "other-version", "unused", "interpreter", "no-reserve", "already-lean", "untouched"
+]
 INTERPRETERS = frozenset({"python", "pypy", "pypy3"})
 """Packages kept whole: the interpreter the prefix runs (and conda runs there)."""
 
@@ -253,8 +259,11 @@ class _Tree:
 # -- stubs ------------------------------------------------------------------------------------
 
 
-def _stub_text(record: PrefixRecord, module: str, package: bool, profile: str) -> str:
-    """The stub of ``module``: lean_install.stubs' source, telling conda's way back."""
+def stub_text(
+    record: PrefixRecord, module: str, package: bool, profile: str, way_back: str = ""
+) -> str:
+    """The stub of ``module``: lean_install.stubs' source, telling conda's way back
+    (``way_back``, default: ``conda lean restore -p PREFIX NAME``)."""
     text = stubs.module_stub(
         module,
         record.name,
@@ -269,7 +278,8 @@ def _stub_text(record: PrefixRecord, module: str, package: bool, profile: str) -
         '        "To have removed code come back when imported: lean-install config --python "\n'
         '        + _sys.executable + " on-miss restore"\n'
     )
-    conda_way = f"        {'To bring it back: ' + restore_command(record.prefix, record.name)!r}\n"
+    way_back = way_back or restore_command(record.prefix, record.name)
+    conda_way = f"        {'To bring it back: ' + way_back!r}\n"
     if pip_way not in text:  # pragma: no cover - the stub template changed: say so loudly
         raise AssertionError("lean_install.stubs' template no longer has its restore lines")
     return text.replace(pip_way, conda_way)
@@ -298,9 +308,20 @@ def _stubs(
         parent = stub.rsplit("/", 2 if package else 1)[0]
         if module in defined or (module.count(".") and parent not in kept_dirs):
             continue
-        text = _stub_text(record, module, package, profile)
+        text = stub_text(record, module, package, profile)
         made.append(Stub(path=stub, module=module, text=text))
     return tuple(made)
+
+
+def stub_for(record: PrefixRecord, path: str, profile: str, way_back: str = "") -> Stub | None:
+    """The stub at ``path`` (prefix-relative, as a plan or manifest names it) with another
+    ``way_back``; None when ``path`` is no module of a site-packages directory."""
+    relative = _site_relative(path)
+    module = layout.module_name(relative) if relative else None
+    if module is None:
+        return None
+    text = stub_text(record, module, path.endswith("/__init__.py"), profile, way_back)
+    return Stub(path=path, module=module, text=text)
 
 
 # -- the plan --------------------------------------------------------------------------------
@@ -317,9 +338,15 @@ def _size(record: PrefixRecord, prefix: Path, path: str) -> int:
 
 
 def plan_strip(
-    index: PrefixIndex, profile: Profile, profile_label: str = "", *, lean: Iterable[str] = ()
+    index: PrefixIndex,
+    profile: Profile,
+    profile_label: str = "",
+    *,
+    lean: Iterable[str] = (),
+    only: Collection[str] | None = None,
 ) -> StripPlan:
-    """The plan for ``index``'s prefix under ``profile``; ``lean``: stems already stripped."""
+    """The plan for ``index``'s prefix under ``profile``; ``lean``: stems already stripped;
+    ``only``: the stems that may be stripped (None: all; the others are ``untouched``)."""
     prefix = Path(index.prefix)
     already = set(lean)
     owner = {p: r for r in index.records for p in r.files}
@@ -329,6 +356,9 @@ def plan_strip(
         rule: Rule
         if record.stem in already:
             rule, why = "already-lean", "stripped before: restore it to strip it again"
+            keep = set(record.files)
+        elif only is not None and record.stem not in only:
+            rule, why = "untouched", "not installed by this conda transaction"
             keep = set(record.files)
         else:
             rule, why, keep = _roots(record, profile)

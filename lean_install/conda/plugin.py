@@ -1,16 +1,22 @@
-"""The conda plugin: ``conda lean strip|restore`` and the ``lean-install`` health check.
+"""The conda plugin: ``conda lean strip|restore|pack``, the ``lean_profile`` setting, a
+post-transaction action that applies it, and the ``lean-install`` health check.
 
 conda loads this module through the entry point ``[project.entry-points.conda]
 lean-install = "lean_install.conda.plugin"`` (pluggy). It is the only module of
 lean-install that imports conda, and it is imported only by conda: ``hookimpl`` at the
 top, as conda's own plugins do, and everything else inside the hooks' bodies. The hooks
-parse and print; the work is in ``lean_install.conda.commands`` and ``health``.
+parse and print; the work is in ``lean_install.conda.commands``, ``transaction``, ``pack``
+and ``health``.
+
+The post-transaction action never makes conda's command fail: whatever goes wrong there is
+a warning on stderr (conda's stdout may be ``--json``), and the transaction stands.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from conda import plugins as _conda_plugins
@@ -18,7 +24,12 @@ from conda import plugins as _conda_plugins
 if TYPE_CHECKING:
     from argparse import ArgumentParser, Namespace
 
-__all__ = ["conda_subcommands", "conda_health_checks"]
+__all__ = [
+    "conda_subcommands",
+    "conda_health_checks",
+    "conda_settings",
+    "conda_post_transaction_actions",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 SUMMARY = "Lean environments: remove what a usage profile never used, restore it (lean-install)."
@@ -56,6 +67,30 @@ def configure_parser(parser: ArgumentParser) -> None:
     restore.add_argument("packages", nargs="*", metavar="PACKAGE", help="package names")
     restore.add_argument("--all", action="store_true", help="every stripped package")
     restore.add_argument("--dry-run", action="store_true", help="print what would be restored")
+    pack = commands.add_parser(
+        "pack",
+        help="write lean .conda packages of the prefix's packages into a local channel",
+        description="Build, from conda's package cache, a lean .conda package (build string "
+        "<build>_lean<digest>) of each package of the prefix the profile strips, copy the "
+        "others whole, and index the channel: conda create -p NEW --override-channels "
+        "-c file://CHANNEL ... makes a lean prefix from it.",
+    )
+    _add_prefix(pack)
+    pack.add_argument("--profile", required=True, help="the usage profile (lean-install trace)")
+    pack.add_argument(
+        "-o", "--output", required=True, metavar="CHANNEL_DIR", help="the channel directory"
+    )
+    pack.add_argument(
+        "--lean-only",
+        action="store_true",
+        help="write only the lean packages (a prefix then needs the original channel too)",
+    )
+    pack.add_argument(
+        "--indexer",
+        choices=("auto", "rattler", "builtin"),
+        default="auto",
+        help="who writes repodata.json: py-rattler (auto: when importable) or lean-install",
+    )
 
 
 def _fail(error: Exception) -> int:
@@ -100,6 +135,15 @@ def _restore(prefix: str, args: Namespace) -> int:
     return 0
 
 
+def _pack(prefix: str, args: Namespace) -> int:
+    from lean_install.conda.pack import pack
+
+    result = pack(prefix, args.profile, args.output, lean_only=args.lean_only, indexer=args.indexer)
+    for line in result.describe():
+        print(line)
+    return 0
+
+
 def action(args: Namespace) -> int:
     from conda.base.context import context
 
@@ -109,6 +153,8 @@ def action(args: Namespace) -> int:
     try:
         if args.lean_command == "strip":
             return _strip(prefix, args)
+        if args.lean_command == "pack":
+            return _pack(prefix, args)
         return _restore(prefix, args)
     except LeanInstallError as error:
         return _fail(error)
@@ -150,3 +196,112 @@ def conda_health_checks() -> Iterator[Any]:
         action=health_check,
         summary="Packages stripped by lean-install, interrupted conda lean commands",
     )
+
+
+# -- the lean_profile setting and the post-transaction action ------------------------------
+
+
+@_hookimpl
+def conda_settings() -> Iterator[Any]:
+    from conda.common.configuration import PrimitiveParameter
+    from conda.plugins.types import CondaSetting
+
+    from lean_install.conda.transaction import SETTING
+
+    yield CondaSetting(
+        name=SETTING,
+        description="A lean-install usage profile (a path). After conda install, create or "
+        "update, lean-install strips the packages conda just installed in the prefix as "
+        "`conda lean strip --profile` would (conda lean restore brings them back).",
+        parameter=PrimitiveParameter("", element_type=str),
+    )
+
+
+def _stems(records: Iterable[Any] | None) -> list[str]:
+    return [f"{r.name}-{r.version}-{r.build}" for r in records or ()]
+
+
+def _warn(prefix: str, error: BaseException) -> None:
+    from lean_install.conda.transaction import interrupted
+    from lean_install.errors import LeanInstallError
+
+    if isinstance(error, LeanInstallError):
+        said = f"lean-install: warning: the lean_profile setting was not applied: {error}"
+    else:
+        said = (
+            "lean-install: warning: applying the lean_profile setting failed "
+            f"({type(error).__name__}: {error})"
+        )
+    lines = [said]
+    lines += [f"  {issue}" for issue in getattr(error, "issues", ())[1:]]
+    if interrupted(prefix):
+        lines.append(
+            f"  the strip stopped half-way: the next conda lean strip -p {prefix} completes "
+            "it (conda doctor reports it meanwhile); conda's own transaction is complete"
+        )
+    else:
+        lines.append(f"  {prefix} was left as conda made it")
+    hint = getattr(error, "hint", None)
+    if hint:
+        lines.append(f"hint: {hint}")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def after_transaction(
+    target_prefix: str | None, unlink_precs: Iterable[Any] | None, link_precs: Iterable[Any] | None
+) -> None:
+    """What the post-transaction action runs: never raises (a warning on stderr instead)."""
+    if not target_prefix:
+        return
+    try:
+        from conda.base.context import context
+
+        from lean_install.conda.transaction import SETTING, after_transaction
+
+        setting = getattr(context.plugins, SETTING, "")
+        outcome = after_transaction(
+            target_prefix,
+            setting,
+            _stems(link_precs),
+            _stems(unlink_precs),
+            on_forgotten=_say,
+        )
+    except Exception as error:  # the transaction is done: never fail conda's command here
+        _warn(target_prefix, error)
+        return
+    _say(outcome)
+
+
+def _say(outcome: Any) -> None:
+    lines = outcome.describe()
+    if lines:
+        print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+@functools.cache
+def _lean_profile_action() -> type[Any]:
+    from conda.core.path_actions import Action
+
+    class LeanProfileAction(Action):  # type: ignore[misc]
+        """Apply the ``lean_profile`` setting to the prefix conda just changed."""
+
+        def verify(self) -> None:
+            self._verified = True  # nothing to refuse: the action never fails a transaction
+
+        def execute(self) -> None:
+            after_transaction(self.target_prefix, self.unlink_precs, self.link_precs)
+
+        def reverse(self) -> None:
+            pass  # execute never raises, so conda never calls this
+
+        def cleanup(self) -> None:
+            pass
+
+    return LeanProfileAction
+
+
+@_hookimpl
+def conda_post_transaction_actions() -> Iterator[Any]:
+    from conda.plugins.types import CondaPostTransactionAction
+
+    yield CondaPostTransactionAction(name="lean-install-profile", action=_lean_profile_action())

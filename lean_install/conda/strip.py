@@ -12,7 +12,7 @@ and ``conda remove`` keep working.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from lean_install.conda import journal
@@ -117,8 +117,10 @@ def strip(
     profile_path: str | os.PathLike[str],
     *,
     dry_run: bool = False,
+    only: Collection[str] | None = None,
 ) -> StripPlan:
     """Strip ``prefix`` as the profile at ``profile_path`` says; the plan it followed.
+    ``only``: the package stems that may be stripped (None: every package).
 
     A prefix with an interrupted command's journal is refused: ``commands.strip_prefix``
     completes that first.
@@ -132,7 +134,8 @@ def strip(
         )
     check_complete(index)
     profile = Profile.load(os.fspath(profile_path))
-    plan = plan_strip(index, profile, os.fspath(profile_path), lean=read_manifests(prefix))
+    lean = read_manifests(prefix)
+    plan = plan_strip(index, profile, os.fspath(profile_path), lean=lean, only=only)
     if dry_run or not plan.changed:
         return plan
     steps = tuple(step_of(p, os.fspath(profile_path)) for p in plan.changed)
