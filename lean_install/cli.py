@@ -134,8 +134,13 @@ def cmd_report(args: argparse.Namespace, _: list[str]) -> int:
     profile, _label = load_profiles([args.profile] if args.profile else [])
     if args.html:
         _check_writable(Path(args.html))
-    with session(args, quiet=True) as s:
-        report = build_report(s.env, profile)
+    if args.prefix:
+        from lean_install.conda.report import build_conda_report
+
+        report = build_conda_report(args.prefix, profile)
+    else:
+        with session(args, quiet=True) as s:
+            report = build_report(s.env, profile)
     if args.html:
         from lean_install.html import write_html
 
@@ -515,7 +520,9 @@ def _add_environment_commands(sub: Any) -> None:
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
     rep = sub.add_parser("report", help="what an environment holds, uses, and could drop")
-    rep.add_argument("--python", help="the interpreter of the environment (default: this one)")
+    where = rep.add_mutually_exclusive_group()
+    where.add_argument("--python", help="the interpreter of the environment (default: this one)")
+    where.add_argument("--prefix", help="a conda prefix: measure its packages (conda-meta)")
     rep.add_argument("--profile", help="a profile (file or bundled name): used and unused bytes")
     rep.add_argument("--json", action="store_true")
     rep.add_argument("--html", metavar="OUT", help="write a self-contained page with a treemap")

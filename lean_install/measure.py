@@ -6,13 +6,17 @@ report covers every file any RECORD claims (inside or outside site-packages, suc
 ``../../../bin/tool``) and every file under a site-packages directory that no distribution
 claims (*unowned*), each file once. So the report's total is, to the byte, the sum of the
 sizes of the files under site-packages plus the installed files outside it.
+
+``lean_install.conda.report`` measures a conda prefix with the same pieces:
+``measure_files`` (one owner's files), ``measure_distribution`` (one installed wheel),
+``measure_unowned``, ``used_of`` / ``used_by`` (what a profile used) and ``removal_of``.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +40,16 @@ if TYPE_CHECKING:
     from lean_install.environment import Environment, InstalledDistribution
     from lean_install.profile import DistributionUsage, Profile
 
-__all__ = ["build_report"]
+__all__ = [
+    "Used",
+    "build_report",
+    "measure_distribution",
+    "measure_files",
+    "measure_unowned",
+    "removal_of",
+    "used_by",
+    "used_of",
+]
 
 _METADATA_DIRS = (".dist-info", ".egg-info")
 
@@ -60,8 +73,9 @@ class _Tally:
 
 
 @dataclass(frozen=True)
-class _Used:
-    """What a profile says one distribution used, as RECORD paths."""
+class Used:
+    """What a profile says one distribution used, as RECORD paths (a conda package's:
+    prefix-relative paths, as its record's ``files``)."""
 
     paths: frozenset[str] = frozenset()
     scripts: frozenset[str] = frozenset()
@@ -83,16 +97,22 @@ def _same_version(a: str, b: str) -> bool:
         return a == b
 
 
-def _used_by(profile: Profile, name: str, version: str) -> _Used:
-    """The profile's usage of ``name``: its entry at ``version``, else every entry it has."""
-    entries: list[DistributionUsage] = profile.find(name)
-    exact = [e for e in entries if _same_version(e.version, version)]
-    chosen = exact or entries
+def used_of(chosen: Sequence[DistributionUsage], exact: bool) -> Used:
+    """What the profile entries ``chosen`` used: their loaded and probed files, the source
+    of each listed ``.pyc``, the scripts they ran; ``exact``: whether they are at the
+    installed version (if not, ``profile_version`` names theirs)."""
     paths = {p for e in chosen for p in (*e.files, *e.probed)}
     paths |= {s for p in paths if (s := layout.source_of_bytecode(p)) is not None}
     scripts = {s.rstrip("/").rsplit("/", 1)[-1] for e in chosen for s in e.scripts}
-    other = None if exact or not entries else ", ".join(e.version for e in entries)
-    return _Used(frozenset(paths), frozenset(scripts), other)
+    other = None if exact or not chosen else ", ".join(e.version for e in chosen)
+    return Used(frozenset(paths), frozenset(scripts), other)
+
+
+def used_by(profile: Profile, name: str, version: str) -> Used:
+    """The profile's usage of ``name``: its entry at ``version``, else every entry it has."""
+    entries: list[DistributionUsage] = profile.find(name)
+    exact = [e for e in entries if _same_version(e.version, version)]
+    return used_of(exact or entries, bool(exact))
 
 
 def _lstat(path: str) -> os.stat_result | None:
@@ -107,8 +127,9 @@ def _countable(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)
 
 
-def _walk_files(top: str) -> Iterator[str]:
-    """Every regular file and symlink under ``top`` (symlinked directories are not entered)."""
+def _walk_files(top: str, exclude: Collection[str] = ()) -> Iterator[str]:
+    """Every regular file and symlink under ``top`` (symlinked directories are not entered,
+    nor the directories ``exclude`` names by absolute path)."""
     stack = [top]
     while stack:
         try:
@@ -117,7 +138,8 @@ def _walk_files(top: str) -> Iterator[str]:
             continue
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
+                if entry.path not in exclude:
+                    stack.append(entry.path)
             elif entry.is_file(follow_symlinks=False) or entry.is_symlink():
                 yield entry.path
 
@@ -148,44 +170,49 @@ def _compiled(files: Iterable[str], cache_tag: str) -> list[str]:
     return out
 
 
-def _measure_distribution(
-    dist: InstalledDistribution, used: _Used | None, claimed: set[str], cache_tag: str = ""
+def measure_files(
+    *,
+    name: str,
+    version: str,
+    root: str,
+    paths: Iterable[str],
+    classifier: Classifier,
+    used: Used | None,
+    claimed: set[str],
+    optional: Collection[str] = (),
+    inner: Callable[[str], str] | None = None,
+    removed: Removal | None = None,
 ) -> DistributionReport:
-    """Count the files of ``dist`` no earlier distribution claimed, and claim them.
-
-    The RECORD's files, their compiled bytecode where RECORD does not list it, then any
-    file of the ``.dist-info`` directory RECORD does not list (a distribution without
-    RECORD still owns its metadata).
+    """Count the files ``paths`` (relative to ``root``) no earlier distribution claimed,
+    and claim them: each with its ``os.lstat`` size, in the category ``classifier`` gives
+    it (of ``inner(path)``, the path as the classifier sees it: default the path itself),
+    used when it is metadata or ``used`` covers it. A path that is not on disk counts as
+    missing, unless it is one of the ``optional`` ones.
     """
-    root = os.path.realpath(dist.root)
     tally = _Tally()
-    compiled = _compiled(dist.files, cache_tag) if cache_tag else []
-    extra = [p for p in compiled if _join(root, p) not in claimed]
-    classifier = Classifier(dist.name, dist.files, dist.dist_info)
     removable = [0, 0]
-    for path in (*dist.files, *_metadata_paths(root, dist.dist_info), *extra):
-        if path in extra and _lstat(_join(root, path)) is None:
-            continue
+    for path in paths:
         absolute = _join(root, path)
         if absolute in claimed:
             continue
         st = _lstat(absolute)
         if st is None:
-            tally.missing += 1
+            tally.missing += 0 if path in optional else 1
             continue
         if not _countable(st):
             continue
         claimed.add(absolute)
-        category = classifier.category(path)
+        seen_as = inner(path) if inner is not None else path
+        category = classifier.category(seen_as)
         is_used = used is not None and (category == "metadata" or used.covers(path))
         tally.add(category, st.st_size, is_used)
-        if classifier.removable(path):
+        if classifier.removable(seen_as):
             removable[0] += 1
             removable[1] += st.st_size
     total = tally.total()
     return DistributionReport(
-        name=dist.name,
-        version=dist.version,
+        name=name,
+        version=version,
         files=total.files,
         bytes=total.bytes,
         used_files=total.used_files,
@@ -196,14 +223,44 @@ def _measure_distribution(
         removable_files=removable[0],
         removable_bytes=removable[1],
         removable_categories=tuple(c for c in CATEGORIES if classifier.removable_category(c)),
+        removed=removed,
+    )
+
+
+def measure_distribution(
+    dist: InstalledDistribution, used: Used | None, claimed: set[str], cache_tag: str = ""
+) -> DistributionReport:
+    """Count the files of ``dist`` no earlier distribution claimed, and claim them.
+
+    The RECORD's files, their compiled bytecode where RECORD does not list it, then any
+    file of the ``.dist-info`` directory RECORD does not list (a distribution without
+    RECORD still owns its metadata).
+    """
+    root = os.path.realpath(dist.root)
+    compiled = _compiled(dist.files, cache_tag) if cache_tag else []
+    extra = [p for p in compiled if _join(root, p) not in claimed]
+    return measure_files(
+        name=dist.name,
+        version=dist.version,
+        root=root,
+        paths=(*dist.files, *_metadata_paths(root, dist.dist_info), *extra),
+        classifier=Classifier(dist.name, dist.files, dist.dist_info),
+        used=used,
+        claimed=claimed,
+        optional=frozenset(extra),
         removed=_removal(root, dist.dist_info),
     )
 
 
-def _measure_unowned(roots: Iterable[str], claimed: set[str]) -> Unowned:
+def measure_unowned(
+    roots: Iterable[str], claimed: set[str], exclude: Collection[str] = ()
+) -> Unowned:
+    """Every file under ``roots`` (absolute, resolved; ``exclude``: directories not
+    entered) that nothing claimed, each once, classified by its path relative to the first
+    root it is found under."""
     found: list[tuple[str, str, int]] = []
     for root in roots:
-        for absolute in _walk_files(root):
+        for absolute in _walk_files(root, exclude):
             if absolute in claimed:
                 continue
             st = _lstat(absolute)
@@ -245,16 +302,28 @@ def _removal(root: str, dist_info: str) -> Removal | None:
         if not (where.is_file() and not layout.is_stub_file(where)):
             removed[path] = size
     classifier = Classifier(manifest.name, removed, dist_info)
+    return removal_of(manifest.decision, removed, classifier, manifest.profile_label)
+
+
+def removal_of(
+    decision: str,
+    removed: Mapping[str, int],
+    classifier: Classifier,
+    profile: str,
+    inner: Callable[[str], str] | None = None,
+) -> Removal:
+    """The ``Removal`` of the files ``removed`` (path -> size), by the category
+    ``classifier`` gives each (of ``inner(path)``, as in ``measure_files``)."""
     categories: dict[Category, int] = {}
     for path, size in removed.items():
-        category = classifier.category(path)
+        category = classifier.category(inner(path) if inner is not None else path)
         categories[category] = categories.get(category, 0) + size
     return Removal(
-        decision=manifest.decision,
+        decision=decision,
         files=len(removed),
         bytes=sum(removed.values()),
         categories={c: categories[c] for c in CATEGORIES if c in categories},
-        profile=manifest.profile_label,
+        profile=profile,
     )
 
 
@@ -284,8 +353,8 @@ def build_report(env: Environment, profile: Profile | None = None) -> Report:
     major, minor = env.python.split(".")[:2]
     cache_tag = f"{env.implementation}-{major}{minor}"
     for dist in env.distributions():
-        used = _used_by(profile, dist.name, dist.version) if profile is not None else None
-        dists.append(_measure_distribution(dist, used, claimed, cache_tag))
+        used = used_by(profile, dist.name, dist.version) if profile is not None else None
+        dists.append(measure_distribution(dist, used, claimed, cache_tag))
     roots = _roots(env)
     return Report(
         environment=ReportEnvironment(
@@ -295,6 +364,6 @@ def build_report(env: Environment, profile: Profile | None = None) -> Report:
             site_packages=tuple(roots),
         ),
         distributions=tuple(dists),
-        unowned=_measure_unowned(roots, claimed),
+        unowned=measure_unowned(roots, claimed),
         has_profile=profile is not None,
     )

@@ -20,6 +20,7 @@ that talks to conda, and only inside its hooks.
 - ``transaction``: the ``lean_profile`` setting, applied after a conda transaction;
 - ``pack``: lean ``.conda`` packages built from the package cache, in a local channel;
 - ``channel``: a local channel's ``repodata.json`` (for ``pack``);
+- ``report``: the bloat report of a prefix, per conda package (``lean-install report --prefix``);
 - ``plugin``: ``conda lean strip|restore|pack``, the setting, the post-transaction action
   and a ``conda doctor`` health check.
 """
