@@ -9,12 +9,18 @@ Before raising, a stub loads the runtime (``lean_install/runtime``) from the cop
 distribution's ``.dist-info`` (``lean_install_runtime/``), whose reserve logs the miss
 and, if the environment says so, restores the module instead. Without a runtime next to
 it, a stub raises the same error; it needs nothing else installed.
+
+A stub in a conda prefix (``conda_module_stub``) is the same program: it loads the
+runtime from ``PREFIX/lean-install/runtime/<digest>/`` (``conda_runtime_directory``) and
+calls its ``conda_reserve``, which restores from conda's package cache.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "module_stub",
+    "conda_module_stub",
+    "conda_runtime_directory",
     "startup_file",
     "startup_hook",
     "stub_digest",
@@ -43,10 +49,7 @@ def _lean_install_missing():
     message = (
         "lean-install removed module " + repr(__name__) + " (distribution {dist} {version}, "
         "profile {profile}): the workload traced for that profile never used it.\\n"
-        "To bring it back: lean-install restore --python " + _sys.executable + " {dist}\\n"
-        "To have removed code come back when imported: lean-install config --python "
-        + _sys.executable + " on-miss restore"
-    )
+{way_back}    )
     error = LeanInstallRemovedError(message, name=__name__)
     try:
         import importlib
@@ -58,14 +61,14 @@ def _lean_install_missing():
             root = os.path.dirname(root)
         name = {package!r}
         if name not in _sys.modules:
-            runtime = os.path.join(root, {dist_info!r}, {runtime!r})
+            runtime = os.path.join(root, {runtime_parent!r}, {runtime!r})
             spec = importlib.util.spec_from_file_location(
                 name, os.path.join(runtime, "__init__.py"), submodule_search_locations=[runtime]
             )
             package = importlib.util.module_from_spec(spec)
             _sys.modules[name] = package
             spec.loader.exec_module(package)
-        reserve = importlib.import_module(name + ".reserve")
+        reserve = importlib.import_module(name + ".{entry}")
     except Exception:  # no runtime next to this stub: the plain error
         raise error from None
     return reserve.missing(__name__, __file__, root, {dist_info!r}, error)
@@ -89,9 +92,57 @@ def module_stub(
         dist=distribution,
         version=version,
         profile=profile or "(none: safe policy)",
+        way_back=_PIP_WAY_BACK.format(dist=distribution),
         depth=stub_path(module, package=package).count("/") + 1,
-        dist_info=dist_info,
+        runtime_parent=dist_info,
         runtime=layout.RUNTIME_DIRECTORY,
+        entry="reserve",
+        dist_info=dist_info,
+        package=f"_lean_install_runtime_{runtime_digest()}",
+    )
+
+
+_PIP_WAY_BACK = (
+    '        "To bring it back: lean-install restore --python " + _sys.executable + " {dist}\\n"\n'
+    '        "To have removed code come back when imported: lean-install config --python "\n'
+    '        + _sys.executable + " on-miss restore"\n'
+)
+
+
+def conda_runtime_directory() -> str:
+    """Where a conda prefix keeps the runtime its stubs load, relative to the prefix
+    (``lean-install/runtime/<digest>``: each stub finds the runtime it was made with)."""
+    return f"{layout.STATE_DIRECTORY}/runtime/{runtime_digest()}"
+
+
+def conda_module_stub(
+    module: str,
+    package_name: str,
+    version: str,
+    profile: str,
+    *,
+    path: str,
+    stem: str,
+    way_back: tuple[str, ...],
+) -> str:
+    """The source of the stub at ``path`` (prefix-relative) for ``module`` of the conda
+    package ``stem`` (``NAME-VERSION-BUILD``); ``way_back``: the lines that say how to
+    bring it back. It loads the runtime from ``conda_runtime_directory()`` and calls its
+    ``conda_reserve.missing``; without that runtime (a prefix made from a lean channel),
+    it raises the plain error."""
+    lines = [f"{line}\n" for line in way_back[:-1]] + list(way_back[-1:])
+    return _TEMPLATE.format(
+        marker=layout.STUB_MARKER,
+        module=module,
+        dist=package_name,
+        version=version,
+        profile=profile or "(none: safe policy)",
+        way_back="".join(f"        {line!r}\n" for line in lines),
+        depth=path.count("/") + 1,
+        runtime_parent=layout.STATE_DIRECTORY,
+        runtime=conda_runtime_directory().split("/", 1)[1],
+        entry="conda_reserve",
+        dist_info=stem,
         package=f"_lean_install_runtime_{runtime_digest()}",
     )
 

@@ -10,14 +10,17 @@ conda's own. Nothing is mocked.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import condakit
 import faults
@@ -30,6 +33,8 @@ from lean_install.profile import DistributionUsage, Profile
 
 REPO = Path(__file__).resolve().parents[1]
 SP = "lib/python3.11/site-packages"
+ERROR = {"LEAN_INSTALL_ON_MISS": "error"}
+"""A process whose misses raise (as conda lean config -p P on-miss error makes them)."""
 
 
 # -- fixtures: the conda venv with lean-install, packages, a channel ------------------------
@@ -374,21 +379,25 @@ def test_importing_a_removed_module_raises_the_clear_error(
         f"try:\n    {statement}\nexcept ModuleNotFoundError as e:\n"
         "    print(type(e).__name__, e.name); print(e)\nelse:\n    print('imported')\n"
     )
-    out = condakit.run_in_prefix(stripped.prefix, "-c", code).stdout
+    out = condakit.run_in_prefix(stripped.prefix, "-c", code, env=ERROR).stdout
     assert out.startswith(f"LeanInstallRemovedError {module}\n"), out
     assert f"lean-install removed module '{module}'" in out
     assert f"To bring it back: conda lean restore -p {stripped.prefix} " in out
+    on = f"To have removed code come back when imported: conda lean config -p {stripped.prefix}"
+    assert f"{on} on-miss restore" in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not done: conda stubs carry no runtime, so CPython's "
-    "_handle_fromlist swallows the stub's ModuleNotFoundError",
-)
 def test_from_package_import_removed_module_names_lean_install(stripped: Stripped) -> None:
-    code = "try:\n    from pkga import unused\nexcept ImportError as e:\n    print(e)\n"
-    out = condakit.run_in_prefix(stripped.prefix, "-c", code).stdout
-    assert "lean-install removed module 'pkga.unused'" in out, out
+    """``from pkga import unused``: the stub loads the runtime, whose error is then a
+    RemovedImportError (an ImportError that CPython's _handle_fromlist does not swallow)."""
+    code = (
+        "try:\n    from pkga import unused\nexcept ImportError as e:\n"
+        "    print(type(e).__name__, e.name, isinstance(e, ModuleNotFoundError)); print(e)\n"
+    )
+    out = condakit.run_in_prefix(stripped.prefix, "-c", code, env=ERROR).stdout
+    assert out.startswith("RemovedImportError pkga.unused False\n"), out
+    assert "lean-install removed module 'pkga.unused' (distribution pkga 1.0" in out, out
+    assert f"To bring it back: conda lean restore -p {stripped.prefix} pkga" in out
 
 
 def test_health_check_reports_the_lean_state(conda_python: Path, stripped: Stripped) -> None:
@@ -416,6 +425,243 @@ def test_restore_all_gives_back_every_file_byte_for_byte(
     assert _doctor(conda_python, stripped.prefix) == {"missing": {}, "altered": {}}
     assert not (stripped.prefix / "lean-install" / "conda-journal.json").exists()
     assert _workload(stripped.prefix).returncode == 0
+
+
+# -- on-miss: a removed module comes back from the package cache when a program imports it ----
+
+
+MISSING_WORKLOAD = """import pkga.used
+from pkga import unused
+import pkga.sub.deep, pkgc, pkgn.unused
+assert unused.Z == 3 and pkga.sub.deep.D == 4 and pkgc.C == 5 and pkgn.unused.W == 6
+print("missing workload ok")
+"""
+
+
+def _misses(prefix: Path) -> list[dict[str, Any]]:
+    log = prefix / "lean-install" / "misses.jsonl"
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _strip_fresh(
+    conda_python: Path, channel: Path, root: Path, *args: str
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A prefix with a package cache of its own, traced and stripped with ``conda lean``."""
+    prefix = _create(conda_python, channel, root / "env", root / "pkgs")
+    profile = root / "workload.toml"
+    _trace(prefix, profile)
+    proc = _lean(conda_python, "strip", "-p", prefix, "--profile", profile, *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return prefix, proc
+
+
+def test_a_removed_module_comes_back_when_imported(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """The default on-miss mode, restore: importing removed modules (``from pkga import
+    unused``, a stubbed subpackage, an unused package, a ``noarch: python`` module) brings
+    their files back from the package cache, the program goes on, the records list them,
+    ``conda doctor`` stays clean, and it is said once on stderr."""
+    prefix = _create(conda_python, channel, tmp_path / "env", tmp_path / "pkgs")
+    profile = tmp_path / "workload.toml"
+    _trace(prefix, profile)
+    before = _tree(prefix)
+    strip = _lean(conda_python, "strip", "-p", prefix, "--profile", profile)
+    assert "on-miss is restore: removed modules come back from the package cache" in strip.stdout
+    runtime = list((prefix / "lean-install" / "runtime").glob("*/conda_reserve.py"))
+    assert len(runtime) == 1  # the stubs' runtime, copied into the prefix
+    manifest_file = prefix / "lean-install" / "conda" / "pkga-1.0-0.json"
+    stub = f"{SP}/pkga/unused.py"
+    assert stub in json.loads(manifest_file.read_text())["stubs"]
+
+    script = tmp_path / "missing.py"
+    script.write_text(MISSING_WORKLOAD)
+    proc = condakit.run_in_prefix(prefix, script, check=False)
+    assert proc.returncode == 0 and "missing workload ok" in proc.stdout, proc.stderr
+    assert proc.stderr.count("lean-install: brought back ") == 1, proc.stderr  # said once
+    assert "lean-install: brought back pkga.unused (pkga 1.0: 1 files" in proc.stderr
+    assert f"from the package cache ({tmp_path / 'pkgs' / 'pkga-1.0-0'})" in proc.stderr
+    assert f"conda lean config -p {prefix} on-miss error" in proc.stderr
+
+    restored = {
+        f"{SP}/pkga/unused.py": "Z = 3\n",
+        f"{SP}/pkga/sub/__init__.py": "",
+        f"{SP}/pkga/sub/deep.py": "D = 4\n",
+        f"{SP}/pkgc/__init__.py": "from pkgc.x import C\n",
+        f"{SP}/pkgc/x.py": "C = 5\n",
+        f"{SP}/pkgn/unused.py": "W = 6\n",
+    }
+    assert {p: (prefix / p).read_text() for p in restored} == restored
+    for path in (f"{SP}/pkga/data/unused.txt", "share/pkgc/data.txt", "include/libb.h"):
+        assert not (prefix / path).exists(), path  # outside the regions: still removed
+    pkga = read_record(prefix / "conda-meta" / "pkga-1.0-0.json")
+    original = json.loads(json.loads(manifest_file.read_text())["original"])
+    entry = {e["_path"]: e for e in original["paths_data"]["paths"]}
+    for path in (f"{SP}/pkga/unused.py", f"{SP}/pkga/sub/deep.py"):
+        assert path in pkga.files and dict(pkga.entries[path].raw) == entry[path], path
+    assert f"{SP}/pkga/data/unused.txt" not in pkga.files
+    manifest = json.loads(manifest_file.read_text())
+    assert stub not in manifest["stubs"] and stub not in manifest["removed"]
+    assert f"{SP}/pkga/data/unused.txt" in manifest["removed"]
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    health = condakit.doctor(conda_python, prefix, "lean-install").stdout
+    assert "\u274c" not in health and "4 package(s) stripped" in health, health
+    misses = [m for m in _misses(prefix) if m["outcome"] == "restored"]
+    assert sorted(str(m["module"]) for m in misses) == [
+        "pkga.sub",
+        "pkga.unused",
+        "pkgc",
+        "pkgn.unused",
+    ]
+    assert {m["distribution"] for m in misses} == {"pkga", "pkgc", "pkgn"}
+
+    again = condakit.run_in_prefix(prefix, script, check=False)  # nothing is missing now
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+    assert _workload(prefix).returncode == 0
+    proc = _lean(conda_python, "restore", "-p", prefix, "--all")  # the rest comes back too
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _tree(prefix) == before
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+
+def test_on_miss_error_and_log_are_set_per_prefix(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """``conda lean strip --on-miss error`` (and ``conda lean config``) set the prefix's
+    mode: error raises the clear message and changes nothing; log restores and says so
+    each time; ``LEAN_INSTALL_ON_MISS`` overrides the prefix's mode for one process."""
+    prefix, strip = _strip_fresh(conda_python, channel, tmp_path, "--on-miss", "error")
+    assert "on-miss is error: removed modules raise the lean-install error" in strip.stdout
+    shown = _lean(conda_python, "config", "-p", prefix, "on-miss")
+    assert shown.returncode == 0 and shown.stdout.startswith("on-miss is error"), shown.stderr
+    state = json.loads((prefix / "lean-install" / "state.json").read_text())
+    assert state["on-miss"] == "error"
+    stripped = _tree(prefix)
+    code = "try:\n    import pkgc\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+    out = condakit.run_in_prefix(prefix, "-c", code).stdout
+    assert "lean-install removed module 'pkgc' (distribution pkgc 1.0" in out, out
+    assert f"To bring it back: conda lean restore -p {prefix} pkgc" in out
+    assert f"conda lean config -p {prefix} on-miss restore" in out
+    assert _tree(prefix) == stripped
+    assert [(m["module"], m["outcome"]) for m in _misses(prefix)] == [("pkgc", "raised")]
+
+    proc = _lean(conda_python, "config", "-p", prefix, "on-miss", "log")
+    assert proc.returncode == 0 and proc.stdout.startswith("on-miss is log"), proc.stderr
+    proc = condakit.run_in_prefix(prefix, "-c", "import pkga.unused, pkgn.unused")
+    assert proc.stderr.count("lean-install: brought back ") == 2, proc.stderr
+    assert (prefix / SP / "pkga" / "unused.py").read_text() == "Z = 3\n"
+    out = condakit.run_in_prefix(prefix, "-c", code, env=ERROR).stdout  # the override
+    assert "lean-install removed module 'pkgc'" in out, out
+    assert not (prefix / SP / "pkgc" / "x.py").exists()
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    bad = _lean(conda_python, "config", "-p", prefix, "on-miss", "sometimes")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr and "sometimes" in bad.stderr
+
+
+def test_a_damaged_cache_is_a_clear_error_and_nothing_is_half_written(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """The extracted package is gone from the cache and the prefix's python cannot extract
+    the .conda archive (no conda-package-handling there): the import raises the stub's
+    error with that reason and what to run; nothing changed. conda lean restore (conda has
+    conda-package-handling) then brings it back from the archive."""
+    prefix, _ = _strip_fresh(conda_python, channel, tmp_path)
+    shutil.rmtree(tmp_path / "pkgs" / "pkga-1.0-0")
+    stripped = _tree(prefix)
+    manifest = (prefix / "lean-install" / "conda" / "pkga-1.0-0.json").read_bytes()
+    record = (prefix / "conda-meta" / "pkga-1.0-0.json").read_bytes()
+    code = "try:\n    import pkga.unused\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+    out = condakit.run_in_prefix(prefix, "-c", code).stdout
+    assert "lean-install removed module 'pkga.unused'" in out, out
+    assert "lean-install could not restore it: cannot restore pkga-1.0-0: its extracted " in out
+    assert f"extracting {tmp_path / 'pkgs' / 'pkga-1.0-0.conda'} needs conda-package" in out
+    assert f"run conda lean restore -p {prefix} pkga" in out
+    assert "To have removed code come back" not in out  # it was on: the reason instead
+    assert _tree(prefix) == stripped
+    assert (prefix / "lean-install" / "conda" / "pkga-1.0-0.json").read_bytes() == manifest
+    assert (prefix / "conda-meta" / "pkga-1.0-0.json").read_bytes() == record
+    assert not [p for p in prefix.rglob(".lean-install-*")]  # no temporary file left
+    (miss,) = _misses(prefix)
+    assert str(miss["outcome"]).startswith("failed: cannot restore pkga-1.0-0")
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    proc = _lean(conda_python, "restore", "-p", prefix, "pkga")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (prefix / SP / "pkga" / "unused.py").read_text() == "Z = 3\n"
+
+
+def test_two_processes_that_miss_at_once_restore_once(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """Two programs import the same removed module while the prefix's restore lock is held
+    (as by a restore under way): once it is released, one restores, the other finds the
+    stub gone and imports what is there; both pass."""
+    prefix, _ = _strip_fresh(conda_python, channel, tmp_path)
+    script = tmp_path / "both.py"
+    script.write_text("from pkga import unused\nassert unused.Z == 3\nprint('ok')\n")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LC_ALL": "C.UTF-8",
+    }
+    lock = prefix / "lean-install" / "restore.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        python = str(condakit.prefix_python(prefix))
+        procs = [
+            subprocess.Popen(
+                [python, str(script)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(2)
+        ]
+        time.sleep(2)  # both reach the lock
+        assert all(p.poll() is None for p in procs)  # both wait for it
+    finally:
+        os.close(fd)
+    results = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert all(out == "ok\n" for out, _ in results), results
+    restored = [m for m in _misses(prefix) if m["module"] == "pkga.unused"]
+    assert sorted(len(m["files"]) for m in restored) == [0, 1], restored
+    assert {m["source"] for m in restored if not m["files"]} == {"another process"}
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    manifest = json.loads((prefix / "lean-install" / "conda" / "pkga-1.0-0.json").read_text())
+    assert f"{SP}/pkga/unused.py" not in manifest["stubs"]
+
+
+def test_conda_lean_trace_runs_the_workload_with_the_prefix_python(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """``conda lean trace -p P -o PROFILE -- python SCRIPT``: ``python`` is the prefix's
+    (its bin/ first on PATH); the profile has its conda usages; the exit code is the
+    workload's."""
+    prefix = _create(conda_python, channel, tmp_path / "env")
+    script = tmp_path / "workload.py"
+    script.write_text(WORKLOAD)
+    out = tmp_path / "traced.toml"
+    proc = _lean(conda_python, "trace", "-p", prefix, "-o", out, "--", "python", script)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "workload ok" in proc.stdout and "workload passed" in proc.stderr, proc.stderr
+    usages = {d.name: d for d in Profile.load(out).distributions}
+    assert {"pkga", "pkgn", "libb", "python"} <= set(usages) and "pkgc" not in usages
+    assert usages["pkga"].kind == "conda" and f"{SP}/pkga/used.py" in usages["pkga"].files
+    assert f"{SP}/pkga/unused.py" not in usages["pkga"].files
+    failing = tmp_path / "fails.py"
+    failing.write_text("import sys, pkgc; sys.exit(3)\n")
+    proc = _lean(
+        conda_python, "trace", "-p", prefix, "-o", out, "--append", "--", "python", failing
+    )
+    assert proc.returncode == 3 and "FAILED (exit 3)" in proc.stderr, proc.stderr
+    assert "pkgc" in {d.name for d in Profile.load(out).distributions}  # merged
+    proc = _lean(conda_python, "trace", "-p", prefix, "-o", out)
+    assert proc.returncode == 2 and "give the workload after --" in proc.stderr
 
 
 # -- the closure, conda remove ------------------------------------------------------------------
@@ -731,7 +977,7 @@ def test_lean_profile_from_the_environment_and_a_package_the_profile_never_saw(
     assert (prefix / "conda-meta" / "pkgc-1.0-0.json").is_file()
     assert not (prefix / SP / "pkgc" / "x.py").exists()
     assert (prefix / "conda-meta" / "pkga-1.0-0.json").read_bytes() == pkga_record
-    out = condakit.run_in_prefix(prefix, "-c", "import pkgc", check=False)
+    out = condakit.run_in_prefix(prefix, "-c", "import pkgc", env=ERROR, check=False)
     assert "lean-install removed module 'pkgc'" in out.stderr
     assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
 

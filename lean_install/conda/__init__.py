@@ -21,8 +21,13 @@ that talks to conda, and only inside its hooks.
 - ``pack``: lean ``.conda`` packages built from the package cache, in a local channel;
 - ``channel``: a local channel's ``repodata.json`` (for ``pack``);
 - ``report``: the bloat report of a prefix, per conda package (``lean-install report --prefix``);
-- ``plugin``: ``conda lean strip|restore|pack``, the setting, the post-transaction action
-  and a ``conda doctor`` health check.
+- ``plugin``: ``conda lean strip|restore|config|trace|pack``, the setting, the
+  post-transaction action and a ``conda doctor`` health check.
+
+The record types and the package-cache reads are in ``lean_install.runtime``
+(``conda_records``, ``conda_reserve``: standard library only), copied into each stripped
+prefix (``PREFIX/lean-install/runtime/<digest>/``), where stubs load them to bring removed
+modules back on import (the prefix's on-miss mode).
 """
 
 from __future__ import annotations

@@ -24,8 +24,9 @@ a kept symlink keeps what it points to; a kept file in a Python package keeps th
 ``__init__.py`` of every package above it.
 
 A removed Python module gets a stub (``lean_install.stubs``) where its parent package is
-still there: importing it raises the clear ``ModuleNotFoundError`` that names the
-package and the command that brings it back.
+still there: importing it brings the module back from the package cache (the prefix's
+on-miss mode, ``runtime.conda_reserve``) or raises the clear ``ModuleNotFoundError`` that
+names the package and the command that brings it back.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ __all__ = [
     "StripPlan",
     "plan_strip",
     "restore_command",
+    "config_command",
     "stub_text",
     "stub_for",
 ]
@@ -260,29 +262,26 @@ class _Tree:
 
 
 def stub_text(
-    record: PrefixRecord, module: str, package: bool, profile: str, way_back: str = ""
+    record: PrefixRecord, path: str, module: str, profile: str, way_back: str = ""
 ) -> str:
-    """The stub of ``module``: lean_install.stubs' source, telling conda's way back
-    (``way_back``, default: ``conda lean restore -p PREFIX NAME``)."""
-    text = stubs.module_stub(
-        module,
-        record.name,
-        record.version,
-        profile,
-        dist_info=layout.STATE_DIRECTORY,
-        package=package,
+    """The stub at ``path`` (prefix-relative) of ``module``: lean_install.stubs' conda stub,
+    telling conda's way back (``way_back``, default: ``conda lean restore -p PREFIX NAME``,
+    and how to have removed code come back when imported: ``conda lean config``)."""
+    if way_back:
+        lines: tuple[str, ...] = (f"To bring it back: {way_back}",)
+    else:
+        lines = (
+            f"To bring it back: {restore_command(record.prefix, record.name)}",
+            "To have removed code come back when imported: "
+            f"{config_command(record.prefix, 'restore')}",
+        )
+    return stubs.conda_module_stub(
+        module, record.name, record.version, profile, path=path, stem=record.stem, way_back=lines
     )
-    pip_way = (
-        '        "To bring it back: lean-install restore --python " + _sys.executable + '
-        f'" {record.name}\\n"\n'
-        '        "To have removed code come back when imported: lean-install config --python "\n'
-        '        + _sys.executable + " on-miss restore"\n'
-    )
-    way_back = way_back or restore_command(record.prefix, record.name)
-    conda_way = f"        {'To bring it back: ' + way_back!r}\n"
-    if pip_way not in text:  # pragma: no cover - the stub template changed: say so loudly
-        raise AssertionError("lean_install.stubs' template no longer has its restore lines")
-    return text.replace(pip_way, conda_way)
+
+
+def config_command(prefix: str | os.PathLike[str], mode: str) -> str:
+    return f"conda lean config -p {os.fspath(prefix)} on-miss {mode}"
 
 
 def _stubs(
@@ -308,7 +307,7 @@ def _stubs(
         parent = stub.rsplit("/", 2 if package else 1)[0]
         if module in defined or (module.count(".") and parent not in kept_dirs):
             continue
-        text = stub_text(record, module, package, profile)
+        text = stub_text(record, stub, module, profile)
         made.append(Stub(path=stub, module=module, text=text))
     return tuple(made)
 
@@ -320,7 +319,7 @@ def stub_for(record: PrefixRecord, path: str, profile: str, way_back: str = "") 
     module = layout.module_name(relative) if relative else None
     if module is None:
         return None
-    text = stub_text(record, module, path.endswith("/__init__.py"), profile, way_back)
+    text = stub_text(record, path, module, profile, way_back)
     return Stub(path=path, module=module, text=text)
 
 

@@ -1,4 +1,4 @@
-"""The conda plugin: ``conda lean strip|restore|pack``, the ``lean_profile`` setting, a
+"""The conda plugin: ``conda lean strip|restore|config|trace|pack``, the ``lean_profile`` setting, a
 post-transaction action that applies it, and the ``lean-install`` health check.
 
 conda loads this module through the entry point ``[project.entry-points.conda]
@@ -57,6 +57,12 @@ def configure_parser(parser: ArgumentParser) -> None:
     _add_prefix(strip)
     strip.add_argument("--profile", required=True, help="the usage profile (lean-install trace)")
     strip.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    strip.add_argument(
+        "--on-miss",
+        choices=("restore", "error", "log"),
+        help="what a program does when it imports a removed module: bring it back from the "
+        "package cache (restore, the default; log: and say so each time) or raise (error)",
+    )
     restore = commands.add_parser(
         "restore",
         help="bring back the removed files of stripped packages from the package cache",
@@ -67,6 +73,30 @@ def configure_parser(parser: ArgumentParser) -> None:
     restore.add_argument("packages", nargs="*", metavar="PACKAGE", help="package names")
     restore.add_argument("--all", action="store_true", help="every stripped package")
     restore.add_argument("--dry-run", action="store_true", help="print what would be restored")
+    trace = commands.add_parser(
+        "trace",
+        help="trace a workload run with the prefix's python into a usage profile",
+        description="lean-install trace with the prefix's bin/ first on PATH (python there "
+        "is the prefix's): files that its conda-meta records list become conda usages.",
+    )
+    _add_prefix(trace)
+    trace.add_argument("-o", "--output", required=True, help="the profile to write")
+    trace.add_argument("--append", action="store_true", help="merge into an existing profile")
+    trace.add_argument("--backend", choices=("python", "strace"), default="python")
+    trace.add_argument("command", nargs="...", help="-- COMMAND [ARGS...]")
+    config = commands.add_parser(
+        "config",
+        help="show or set what a program does when it reaches removed code (on-miss)",
+        description="on-miss restore (the default): importing a removed module brings it "
+        "back from the package cache and the import goes on; log: the same, said on stderr "
+        "each time; error: the import raises the lean-install error. LEAN_INSTALL_ON_MISS "
+        "overrides it for one process.",
+    )
+    _add_prefix(config)
+    config.add_argument("key", choices=("on-miss",), help="the setting")
+    config.add_argument(
+        "value", nargs="?", choices=("restore", "error", "log"), help="its new value"
+    )
     pack = commands.add_parser(
         "pack",
         help="write lean .conda packages of the prefix's packages into a local channel",
@@ -109,13 +139,63 @@ def _fail(error: Exception) -> int:
 def _strip(prefix: str, args: Namespace) -> int:
     from lean_install.conda import commands
 
-    done, plan = commands.strip_prefix(prefix, args.profile, dry_run=args.dry_run)
+    done, plan = commands.strip_prefix(
+        prefix, args.profile, dry_run=args.dry_run, on_miss_mode=args.on_miss
+    )
     if done:
         print(done)
     for line in plan.describe():
         print(line)
     if args.dry_run:
         print("dry run: nothing was changed")
+    elif plan.changed:
+        print(_on_miss_line(prefix, commands.on_miss(prefix)))
+    return 0
+
+
+def _on_miss_line(prefix: str, mode: str) -> str:
+    what = {
+        "restore": "come back from the package cache when a program imports them",
+        "log": "come back from the package cache when a program imports them, said on stderr",
+        "error": "raise the lean-install error when a program imports them",
+    }[mode]
+    other = "error" if mode != "error" else "restore"
+    return (
+        f"on-miss is {mode}: removed modules {what}; change it with: "
+        f"conda lean config -p {prefix} on-miss {other}"
+    )
+
+
+def _trace(prefix: str, args: Namespace) -> int:
+    """``lean-install trace`` itself, with ``PREFIX/bin`` first on PATH."""
+    import os
+    from pathlib import Path
+
+    from lean_install import cli
+    from lean_install.conda.records import conda_meta
+
+    conda_meta(prefix)
+    command = list(args.command)
+    command = command[1:] if command[:1] == ["--"] else command
+    argv = ["trace", "-o", args.output, "--backend", args.backend]
+    argv += ["--append"] if args.append else []
+    before = os.environ.get("PATH")
+    os.environ["PATH"] = os.pathsep.join([str(Path(prefix) / "bin"), *([before] if before else [])])
+    try:
+        return cli.main([*argv, "--", *command])
+    finally:
+        if before is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = before
+
+
+def _config(prefix: str, args: Namespace) -> int:
+    from lean_install.conda import commands
+
+    if args.value is not None:
+        commands.configure_on_miss(prefix, args.value)
+    print(_on_miss_line(prefix, commands.on_miss(prefix)))
     return 0
 
 
@@ -155,6 +235,10 @@ def action(args: Namespace) -> int:
             return _strip(prefix, args)
         if args.lean_command == "pack":
             return _pack(prefix, args)
+        if args.lean_command == "config":
+            return _config(prefix, args)
+        if args.lean_command == "trace":
+            return _trace(prefix, args)
         return _restore(prefix, args)
     except LeanInstallError as error:
         return _fail(error)

@@ -13,7 +13,6 @@ command.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from lean_install.conda import journal
 from lean_install.conda.manifest import Manifest, manifest_path, read_manifests
 from lean_install.conda.records import CONDA_META, conda_meta, parse_record
-from lean_install.conda.reserve import Original, originals
+from lean_install.conda.reserve import originals, place
 from lean_install.errors import CondaPrefixError, RecoveryError
 from lean_install.runtime import layout
 
@@ -44,29 +43,6 @@ def lean_stems(prefix: Path, names: Sequence[str]) -> tuple[str, ...]:
     return tuple(by_name.get(n, n) for n in names)
 
 
-def _place(prefix: Path, original: Original) -> None:
-    target = prefix / original.path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if original.link is not None:
-        if target.is_symlink() or target.exists():
-            target.unlink()
-        target.symlink_to(original.link)
-        return
-    if original.source is not None:  # as conda links it: a hard link, else a copy
-        temporary = target.with_name(f"{layout.TEMPORARY_PREFIX}{target.name}.{os.getpid()}.tmp")
-        temporary.unlink(missing_ok=True)
-        try:
-            os.link(original.source, temporary)
-        except OSError:
-            shutil.copy2(original.source, temporary)
-        temporary.replace(target)
-        layout.fsync_directory(str(target.parent))
-        return
-    layout.write_atomically(target, original.data or b"", original.mode)
-    if original.mtime_ns is not None:
-        os.utime(target, ns=(original.mtime_ns, original.mtime_ns))
-
-
 def _compile(prefix: Path, sources: Sequence[str]) -> None:
     """Compile ``sources`` (prefix-relative) as conda does: the prefix's python, from it."""
     python = prefix / "bin" / "python"
@@ -83,17 +59,26 @@ def _compile(prefix: Path, sources: Sequence[str]) -> None:
     )
 
 
+def _gone(prefix: Path, path: str, path_type: str) -> bool:
+    """A file of the original record that is missing, or a stub (a stub's restore that was
+    killed before its manifest was rewritten): it comes back too."""
+    if path_type == "directory":
+        return False
+    return not os.path.lexists(prefix / path) or layout.is_stub_file(prefix / path)
+
+
 def _restore_one(prefix: Path, manifest: Manifest) -> None:
     meta = prefix / CONDA_META / f"{manifest.stem}.json"
     original = parse_record(meta, manifest.original)
     entries = original.entries
-    known = [p for p in manifest.removed if p in entries]
+    removed = set(manifest.removed)
+    known = [p for p, e in entries.items() if p in removed or _gone(prefix, p, e.path_type)]
     found = originals(original, known, entries)  # everything in hand before any change
     for stub in manifest.stubs:
         if stub not in entries:
             (prefix / stub).unlink(missing_ok=True)
     for item in found:
-        _place(prefix, item)
+        place(prefix, item)
     pyc = [p for p in known if entries[p].path_type == "pyc_file"]
     sources = [s for p in pyc if (s := layout.source_of_bytecode(p)) and (prefix / s).exists()]
     _compile(prefix, sorted(set(sources)))
@@ -136,8 +121,9 @@ def restore(prefix: str | os.PathLike[str], names: Sequence[str] = ()) -> list[s
     stems = lean_stems(prefix, names)
     if not stems:
         return []
-    journal.begin(prefix, "restore", packages=stems)
-    try:
-        return restore_stems(prefix, stems)
-    finally:
-        journal.finish(prefix)  # what is not restored is still lean, whole and recorded
+    with layout.restore_lock(prefix):  # not while a program restores into the prefix
+        journal.begin(prefix, "restore", packages=stems)
+        try:
+            return restore_stems(prefix, stems)
+        finally:
+            journal.finish(prefix)  # what is not restored is still lean, whole and recorded

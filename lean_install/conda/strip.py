@@ -15,16 +15,17 @@ import os
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from lean_install import stubs
 from lean_install.conda import journal
 from lean_install.conda.attribution import PrefixIndex
-from lean_install.conda.manifest import Manifest, read_manifests
+from lean_install.conda.manifest import Manifest, load_manifest, read_manifests
 from lean_install.conda.plan import PackagePlan, StripPlan, plan_strip
 from lean_install.conda.records import CONDA_META, PathEntry, record_bytes
 from lean_install.errors import InvalidInputError, Issue, RecoveryError
 from lean_install.profile import Profile
 from lean_install.runtime import layout
 
-__all__ = ["strip", "step_of", "apply_strip", "check_complete"]
+__all__ = ["strip", "step_of", "install_runtime", "apply_strip", "check_complete"]
 
 
 def check_complete(index: PrefixIndex) -> None:
@@ -92,12 +93,29 @@ def _remove(prefix: Path, path: str, keep_dirs: set[str]) -> None:
         parent = parent.parent
 
 
+def install_runtime(prefix: Path) -> None:
+    """Copy the runtime (``lean_install/runtime``, standard library only) to
+    ``PREFIX/lean-install/runtime/<digest>/``, where the prefix's stubs load it from; files
+    already there as they should be are left alone."""
+    directory = prefix / stubs.conda_runtime_directory()
+    for name, data in stubs.runtime_files():
+        target = directory / name
+        try:
+            if target.read_bytes() == data:
+                continue
+        except OSError:
+            pass
+        layout.write_atomically(target, data)
+
+
 def apply_strip(
     prefix: Path, steps: tuple[journal.StripStep, ...], on_step: Callable[[str], None] | None = None
 ) -> None:
     """Carry out ``steps`` (again: every step can run twice)."""
+    if any(step.stubs for step in steps):
+        install_runtime(prefix)
     for step in steps:
-        manifest = Manifest.from_dict(dict(step.manifest), f"journal step {step.stem}")
+        manifest = load_manifest(dict(step.manifest), f"journal step {step.stem}")
         manifest.write(prefix)
         keep_dirs = {f.rsplit("/", 1)[0] for f in step.record.get("files", []) if "/" in f}
         for path in step.remove:
@@ -139,7 +157,8 @@ def strip(
     if dry_run or not plan.changed:
         return plan
     steps = tuple(step_of(p, os.fspath(profile_path)) for p in plan.changed)
-    journal.begin(prefix, "strip", steps=steps)
-    apply_strip(prefix, steps)
-    journal.finish(prefix)
+    with layout.restore_lock(prefix):  # not while a program restores into the prefix
+        journal.begin(prefix, "strip", steps=steps)
+        apply_strip(prefix, steps)
+        journal.finish(prefix)
     return plan

@@ -17,7 +17,8 @@ import io
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 __all__ = [
     "STATE_DIRECTORY",
@@ -46,6 +47,8 @@ __all__ = [
     "original_in_cache",
     "state_path",
     "is_stub_file",
+    "RESTORE_LOCK",
+    "restore_lock",
 ]
 
 STATE_DIRECTORY = "lean-install"
@@ -284,3 +287,27 @@ def is_stub_file(path: str | os.PathLike[str]) -> bool:
             return file.read(len(STUB_MARKER)) == STUB_MARKER.encode()
     except OSError:
         return False
+
+
+RESTORE_LOCK = "restore.lock"
+
+
+@contextmanager
+def restore_lock(prefix: str | os.PathLike[str]) -> Iterator[None]:
+    """An exclusive lock on the restores of the environment at ``prefix`` (``flock`` on
+    ``<prefix>/lean-install/restore.lock``; a no-op where flock is missing): two processes
+    that miss the same module at once restore it once, and a ``conda lean`` command does
+    not change a prefix while a program restores into it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Linux
+        yield
+        return
+    path = state_path(prefix, RESTORE_LOCK)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

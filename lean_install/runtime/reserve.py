@@ -40,7 +40,7 @@ import io
 import os
 import sys
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from types import ModuleType
@@ -56,6 +56,12 @@ __all__ = [
     "removed_error",
     "gpu_code_error",
     "not_restored",
+    "on_miss_mode",
+    "log_miss",
+    "region_of",
+    "announce",
+    "load_restored",
+    "remove_bytecode",
     "Restored",
 ]
 
@@ -71,7 +77,7 @@ def missing(module: str, stub_file: str, root: str, dist_info: str, error: Impor
     fails (then with the reason added).
     """
     state, _ = State.read(sys.prefix)
-    mode = _mode(state)
+    mode = on_miss_mode(state)
     stub = os.path.relpath(os.path.realpath(stub_file), os.path.realpath(root))
     stub = stub.replace(os.sep, "/")
     manifest, _ = Manifest.read(os.path.join(root, dist_info, layout.MANIFEST_NAME))
@@ -79,7 +85,7 @@ def missing(module: str, stub_file: str, root: str, dist_info: str, error: Impor
         raise removed_error(gpu_code_error(error, module, manifest), module)
     miss = _miss(module, stub, manifest, mode)
     if mode == "error" or manifest is None:
-        region = sorted(_region(manifest, stub)) if manifest else []
+        region = sorted(region_of(_removed(manifest), stub)) if manifest else []
         _log(replace(miss, files=tuple(region), outcome="raised"))
         raise removed_error(error, module)
     try:
@@ -91,7 +97,7 @@ def missing(module: str, stub_file: str, root: str, dist_info: str, error: Impor
                    source=restored.source)  # fmt: skip
     _log(miss)
     announce(miss, mode)
-    return _load(module)
+    return load_restored(module)
 
 
 def gpu_code_error(error: ImportError, module: str, manifest: Manifest) -> ImportError:
@@ -144,22 +150,25 @@ def removed_error(error: ImportError, module: str) -> ImportError:
 _ANNOUNCED: list[bool] = []
 
 
-def announce(miss: Miss, mode: str) -> None:
+def announce(miss: Miss, mode: str, hint: str = "") -> None:
     """Say on stderr what came back: every time in ``log`` mode, once per process (the
-    first time) in ``restore`` mode, with how to keep it in the next lean install."""
+    first time) in ``restore`` mode, with how to keep it in the next lean install
+    (``hint``; by default the pip side's: ``lean-install profile update``)."""
     what = (f"lean-install: brought back {miss.module} ({miss.distribution} {miss.version}: "
             f"{len(miss.files)} files, {miss.bytes / 1e6:.1f} MB, from {miss.source})")  # fmt: skip
     if mode == "log":
         print(what, file=sys.stderr)
     elif mode == "restore" and not _ANNOUNCED:
         _ANNOUNCED.append(True)
-        print(f"{what}\nlean-install: removed code comes back as programs reach it (see: "
-              f"lean-install misses --python {sys.executable}); to keep it in the next lean "
-              "install: lean-install profile update PROFILE --from-misses --python "
-              f"{sys.executable}", file=sys.stderr)  # fmt: skip
+        hint = hint or (
+            f"removed code comes back as programs reach it (see: lean-install misses --python "
+            f"{sys.executable}); to keep it in the next lean install: lean-install profile "
+            f"update PROFILE --from-misses --python {sys.executable}"
+        )
+        print(f"{what}\nlean-install: {hint}", file=sys.stderr)
 
 
-def _mode(state: State) -> str:
+def on_miss_mode(state: State) -> str:
     """The environment's on-miss mode; ``$LEAN_INSTALL_ON_MISS`` overrides it (lean-install's
     verification sets it to ``error``: a miss there is a failure, not a silent restore)."""
     forced = os.environ.get("LEAN_INSTALL_ON_MISS", "")
@@ -167,8 +176,14 @@ def _mode(state: State) -> str:
 
 
 def _log(miss: Miss) -> None:
+    log_miss(sys.prefix, miss)
+
+
+def log_miss(prefix: str, miss: Miss) -> None:
+    """Append ``miss`` to the misses log of the environment at ``prefix``, unless
+    ``$LEAN_INSTALL_LOG_MISSES`` is ``0``."""
     if os.environ.get("LEAN_INSTALL_LOG_MISSES") != "0":
-        append_miss(sys.prefix, miss)
+        append_miss(prefix, miss)
 
 
 def _miss(module: str, stub: str, manifest: Manifest | None, mode: str) -> Miss:
@@ -211,7 +226,15 @@ def _removed(manifest: Manifest) -> dict[str, str]:
 def _region(manifest: Manifest, stub: str) -> set[str]:
     """The removed files (installed paths) a miss of the module at ``stub`` brings back,
     before the shared-library closure; a stub distribution's is known from its wheel only."""
-    installed = set(_removed(manifest))
+    return region_of(_removed(manifest), stub)
+
+
+def region_of(removed: Iterable[str], stub: str) -> set[str]:
+    """Of the ``removed`` files (paths relative to one root, as ``stub`` is), those a miss
+    of the module whose stub is at ``stub`` brings back: for a package (``__init__.py``)
+    every file under its directory; for a module its own files and the removed non-module
+    files next to it (data it may open)."""
+    installed = set(removed)
     if stub.endswith("/__init__.py"):
         base = stub[: -len("__init__.py")]
         return {i for i in installed if i.startswith(base)}
@@ -283,7 +306,7 @@ def _restore_locked(
     stub: str,
     wanted: set[str] | None,
 ) -> Restored:
-    with _lock(os.path.dirname(layout.state_path(sys.prefix, layout.STATE_FILE))):
+    with layout.restore_lock(sys.prefix):
         if stub and not layout.is_stub_file(os.path.join(root, stub)):
             return Restored((), 0, "another process")
         if wanted is not None:
@@ -479,23 +502,6 @@ def _check_sha256(file: IO[bytes], sha256: str, where: str) -> None:
 # -- writing -------------------------------------------------------------------------------
 
 
-@contextmanager
-def _lock(directory: str) -> Iterator[None]:
-    """An exclusive lock on the environment's restores (a no-op where flock is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on Linux
-        yield
-        return
-    os.makedirs(directory, exist_ok=True)
-    fd = os.open(os.path.join(directory, "restore.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _write_restored(root: str, dist_info: str, files: Files, stub: str) -> None:
     """RECORD first (a RECORD naming a file not yet there is harmless), then the files, the
     stub last: killed half-way, the stub is still there and the next miss starts over."""
@@ -512,7 +518,7 @@ def _write_restored(root: str, dist_info: str, files: Files, stub: str) -> None:
         except FileNotFoundError:
             pass
     if stub:
-        _remove_bytecode(os.path.join(root, stub))
+        remove_bytecode(os.path.join(root, stub))
 
 
 def _sweep(directory: str) -> None:
@@ -539,7 +545,7 @@ def _update_record(record: str, files: Files, *, drop: str) -> None:
     layout.write_atomically(record, layout.format_record(rows.values()).encode())
 
 
-def _remove_bytecode(source: str) -> None:
+def remove_bytecode(source: str) -> None:
     """The stub's compiled bytecode: the restored source gets its own."""
     directory, name = os.path.split(source)
     stem = name.rpartition(".")[0]
@@ -556,7 +562,7 @@ def _remove_bytecode(source: str) -> None:
                 pass
 
 
-def _load(name: str) -> ModuleType:
+def load_restored(name: str) -> ModuleType:
     """Import ``name`` from its restored files, in place of the stub being imported."""
     importlib.invalidate_caches()
     parent = name.rpartition(".")[0]
