@@ -460,3 +460,15 @@ def test_what_comes_back_is_no_longer_removed(conda_python: Path, prefixes: Pref
     sizes = _record_sizes(prefixes.lean)["pkgc"]
     assert _dist(restored, "pkgc").bytes == sum(sizes.values())
     assert (restored.totals.files, restored.totals.bytes) == _disk_total(prefixes.lean)
+
+
+def test_conda_lean_report_prints_what_report_prefix_prints(
+    conda_python: Path, prefixes: Prefixes
+) -> None:
+    done = condakit.conda(conda_python, "lean", "report", "-p", str(prefixes.lean),
+                          "--profile", str(prefixes.profile), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = build_conda_report(prefixes.lean, Profile.load(prefixes.profile))
+    assert Report.from_dict(json.loads(done.stdout)) == expected
+    missing = condakit.conda(conda_python, "lean", "report", "-p", str(prefixes.lean / "nope"))
+    assert missing.returncode == 2 and "conda lean: error:" in missing.stderr, missing.stderr

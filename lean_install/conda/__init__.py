@@ -21,7 +21,7 @@ that talks to conda, and only inside its hooks.
 - ``pack``: lean ``.conda`` packages built from the package cache, in a local channel;
 - ``channel``: a local channel's ``repodata.json`` (for ``pack``);
 - ``report``: the bloat report of a prefix, per conda package (``lean-install report --prefix``);
-- ``plugin``: ``conda lean strip|restore|config|trace|pack``, the setting, the
+- ``plugin``: ``conda lean strip|restore|config|trace|pack|report``, the setting, the
   post-transaction action and a ``conda doctor`` health check.
 
 The record types and the package-cache reads are in ``lean_install.runtime``

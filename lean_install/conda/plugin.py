@@ -1,5 +1,6 @@
-"""The conda plugin: ``conda lean strip|restore|config|trace|pack``, the ``lean_profile`` setting, a
-post-transaction action that applies it, and the ``lean-install`` health check.
+"""The conda plugin: ``conda lean strip|restore|config|trace|pack|report``, the
+``lean_profile`` setting, a post-transaction action that applies it, and the
+``lean-install`` health check.
 
 conda loads this module through the entry point ``[project.entry-points.conda]
 lean-install = "lean_install.conda.plugin"`` (pluggy). It is the only module of
@@ -97,6 +98,16 @@ def configure_parser(parser: ArgumentParser) -> None:
     config.add_argument(
         "value", nargs="?", choices=("restore", "error", "log"), help="its new value"
     )
+    report = commands.add_parser(
+        "report",
+        help="what the prefix's conda packages hold, use and could drop",
+        description="The bloat report of a prefix, per conda package (as lean-install "
+        "report --prefix): bytes installed, used by the profile, removed by strip.",
+    )
+    _add_prefix(report)
+    report.add_argument("--profile", help="a profile (file or bundled name): used bytes")
+    report.add_argument("--json", action="store_true", help="the report as JSON")
+    report.add_argument("--html", metavar="OUT", help="write a self-contained page")
     pack = commands.add_parser(
         "pack",
         help="write lean .conda packages of the prefix's packages into a local channel",
@@ -215,6 +226,14 @@ def _restore(prefix: str, args: Namespace) -> int:
     return 0
 
 
+def _report(prefix: str, args: Namespace) -> int:
+    from lean_install.conda.report import report_lines
+
+    text, code = report_lines(prefix, args.profile, as_json=args.json, html_path=args.html)
+    print(text)
+    return code
+
+
 def _pack(prefix: str, args: Namespace) -> int:
     from lean_install.conda.pack import pack
 
@@ -239,6 +258,8 @@ def action(args: Namespace) -> int:
             return _config(prefix, args)
         if args.lean_command == "trace":
             return _trace(prefix, args)
+        if args.lean_command == "report":
+            return _report(prefix, args)
         return _restore(prefix, args)
     except LeanInstallError as error:
         return _fail(error)
