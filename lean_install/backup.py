@@ -21,7 +21,7 @@ from lean_install.environment import Environment
 from lean_install.runtime import layout
 from lean_install.target import TargetPip
 
-__all__ = ["Backup", "take", "put_back", "discard"]
+__all__ = ["Backup", "take", "put_back", "discard", "link_or_copy"]
 
 _DIRECTORY = "backup"
 
@@ -59,7 +59,7 @@ def take(env: Environment, names: Sequence[str]) -> Backup:
             source = dist.absolute(path)
             if source.is_file() or source.is_symlink():
                 copy = directory / "files" / str(len(files))
-                _link_or_copy(source, copy)
+                link_or_copy(source, copy)
                 files[str(source)] = str(copy)
     state = Path(layout.state_path(env.prefix, layout.STATE_FILE))
     if state.is_file():  # put back with the rest: it describes what is installed
@@ -72,7 +72,9 @@ def take(env: Environment, names: Sequence[str]) -> Backup:
     return backup
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
+    """``target`` as a hard link to ``source`` (a copy across file systems; a symlink as
+    a symlink)."""
     if source.is_symlink():
         target.symlink_to(source.readlink())
         return
@@ -96,7 +98,7 @@ def put_back(env: Environment, target: TargetPip, backup: Backup) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() or path.is_symlink():
             path.unlink()
-        _link_or_copy(Path(copy), path)
+        link_or_copy(Path(copy), path)
 
 
 def discard(env: Environment) -> None:

@@ -504,9 +504,7 @@ def _add_environment_commands(sub: Any) -> None:
     r.add_argument("--on-miss", choices=ON_MISS_MODES, help="what a program does from now on")
     r.add_argument("-q", "--quiet", action="store_true")
     r.set_defaults(func=cmd_restore)
-    c = sub.add_parser(
-        "config", help="show or set what a program does when it reaches removed code"
-    )
+    c = sub.add_parser("config", help="show or set what programs do on reaching removed code")
     c.add_argument("--python", help="the lean environment's interpreter")
     c.add_argument("key", choices=["on-miss"])
     c.add_argument("value", nargs="?", choices=ON_MISS_MODES)

@@ -34,7 +34,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from lean_install import __version__
+from lean_install.backup import link_or_copy
 from lean_install.conda import journal
 from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.channel import Indexer, index_channel
@@ -269,13 +269,7 @@ def lean_build(build: str, removed: Sequence[str], stubs: Mapping[str, bytes]) -
 
 def _place(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    if source.is_symlink():
-        target.symlink_to(source.readlink())
-        return
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+    link_or_copy(source, target)
 
 
 def _info_files(root: Path) -> list[str]:
