@@ -30,6 +30,7 @@ from lean_install.runtime import layout
 from lean_install.runtime.records import Checks, read_misses
 from lean_install.sources import index_options
 from lean_install.state import read_state, record_install
+from lean_install.stubs import RUNTIME_AT_START
 from lean_install.target import TargetPip
 from lean_install.verify import Check, Verification, attribute, planned_checks, to_check, verify
 
@@ -123,15 +124,16 @@ def _carry_out(env: Environment, target: TargetPip, work: Installation, progress
 
 def _sources_to_compile(env: Environment, bytecode: Mapping[str, Sequence[str]]) -> list[str]:
     """Absolute paths of the sources the plans chose to compile (the installer compiled
-    the distributions whose plans choose none: all of theirs), and of each one's runtime
-    copy, which every interpreter start loads (else the first start writes its bytecode)."""
+    the distributions whose plans choose none: all of theirs), and of the modules of each
+    one's runtime copy that every interpreter start loads (``RUNTIME_AT_START``; else the
+    first start writes their bytecode)."""
     paths: list[Path] = []
     for name, sources in bytecode.items():
         dist = env.distribution(name)
         if dist is not None:
             paths.extend(dist.absolute(path) for path in sources)
             runtime = dist.root / dist.dist_info / layout.RUNTIME_DIRECTORY
-            paths.extend(sorted(runtime.glob("*.py")))
+            paths.extend(runtime / name for name in RUNTIME_AT_START)
     return [str(p) for p in paths if p.is_file()]
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "stub_digest",
     "stub_path",
     "runtime_files",
+    "RUNTIME_AT_START",
     "runtime_digest",
 ]
 
@@ -185,18 +186,30 @@ def stub_path(module: str, *, package: bool) -> str:
     return "/".join(parts) + "/__init__.py" if package else "/".join(parts) + ".py"
 
 
+RUNTIME_AT_START = ("__init__.py", "hook.py", "records.py", "layout.py", "tables.py")
+"""The runtime modules the startup hook loads in every interpreter: their bytecode is
+compiled at install time; the rest (the reserve, the HTTP reader, the ELF reader) only
+when a miss reaches them."""
+
+
 @functools.cache
-def runtime_files() -> tuple[tuple[str, bytes], ...]:
-    """The runtime's files (name, bytes), as each lean ``.dist-info`` carries them."""
-    return tuple((p.name, p.read_bytes()) for p in sorted(RUNTIME_SOURCE.glob("*.py")))
+def runtime_files(*, conda: bool = False) -> tuple[tuple[str, bytes], ...]:
+    """The runtime's files (name, bytes), as each lean ``.dist-info`` carries them: without
+    the conda side's modules (``conda_*.py``, which only a conda prefix's copy needs)
+    unless ``conda``."""
+    return tuple(
+        (p.name, p.read_bytes())
+        for p in sorted(RUNTIME_SOURCE.glob("*.py"))
+        if conda or not p.name.startswith("conda_")
+    )
 
 
 @functools.cache
 def runtime_digest() -> str:
-    """A short digest of the runtime: part of every lean version that carries it, so a
-    wheel with another runtime is another version."""
+    """A short digest of the whole runtime (the conda side's modules too): part of every
+    lean version that carries it, so a wheel with another runtime is another version."""
     digest = hashlib.sha256()
-    for name, data in runtime_files():
+    for name, data in runtime_files(conda=True):
         digest.update(name.encode() + b"\0" + data)
     return digest.hexdigest()[:12]
 

@@ -98,7 +98,7 @@ def install_runtime(prefix: Path) -> None:
     ``PREFIX/lean-install/runtime/<digest>/``, where the prefix's stubs load it from; files
     already there as they should be are left alone."""
     directory = prefix / stubs.conda_runtime_directory()
-    for name, data in stubs.runtime_files():
+    for name, data in stubs.runtime_files(conda=True):
         target = directory / name
         try:
             if target.read_bytes() == data:
