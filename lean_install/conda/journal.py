@@ -26,7 +26,16 @@ from lean_install.runtime import layout
 from lean_install.runtime.records import read_json
 from lean_install.runtime.tables import Table
 
-__all__ = ["JOURNAL_NAME", "StripStep", "Journal", "journal_path", "begin", "finish", "pending"]
+__all__ = [
+    "JOURNAL_NAME",
+    "StripStep",
+    "Journal",
+    "journal_path",
+    "begin",
+    "finish",
+    "pending",
+    "refuse_interrupted",
+]
 
 JOURNAL_NAME = "conda-journal.json"
 Operation = Literal["strip", "restore"]
@@ -169,3 +178,12 @@ def pending(prefix: str | os.PathLike[str]) -> Journal | None:
             hint="wait for it to finish",
         )
     return journal
+
+
+def refuse_interrupted(prefix: str | os.PathLike[str], hint: str) -> None:
+    """Raise if an interrupted command's journal is in ``prefix``: a command that does not
+    complete it first (``commands``) must not work on a half-changed prefix."""
+    if pending(prefix) is not None:
+        raise RecoveryError(
+            f"an interrupted conda lean command left {journal_path(prefix)}", hint=hint
+        )

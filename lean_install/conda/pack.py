@@ -51,7 +51,6 @@ from lean_install.conda.records import PrefixRecord, parse_record
 from lean_install.errors import (
     InvalidInputError,
     Issue,
-    RecoveryError,
     ToolMissingError,
 )
 from lean_install.profile import Profile
@@ -438,11 +437,9 @@ def pack(
     unless ``lean_only``, the others whole) into the channel ``out_dir``, indexed."""
     prefix = Path(prefix).absolute()
     index = PrefixIndex.of(prefix)
-    if journal.pending(prefix) is not None:
-        raise RecoveryError(
-            f"an interrupted conda lean command left {journal.journal_path(prefix)}",
-            hint=f"run conda lean strip -p {prefix} (or restore) first: it completes that command",
-        )
+    journal.refuse_interrupted(
+        prefix, f"run conda lean strip -p {prefix} (or restore) first: it completes that command"
+    )
     label = os.fspath(profile_path)
     profile = Profile.load(label)
     manifests = read_manifests(prefix)

@@ -21,7 +21,7 @@ from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.manifest import Manifest, load_manifest, read_manifests
 from lean_install.conda.plan import PackagePlan, StripPlan, plan_strip
 from lean_install.conda.records import CONDA_META, PathEntry, record_bytes
-from lean_install.errors import InvalidInputError, Issue, RecoveryError
+from lean_install.errors import InvalidInputError, Issue
 from lean_install.profile import Profile
 from lean_install.runtime import layout
 
@@ -145,11 +145,9 @@ def strip(
     """
     prefix = Path(prefix).absolute()
     index = PrefixIndex.of(prefix)
-    if journal.pending(prefix) is not None:
-        raise RecoveryError(
-            f"an interrupted conda lean command left {journal.journal_path(prefix)}",
-            hint=f"run conda lean strip -p {prefix} again: it completes that command first",
-        )
+    journal.refuse_interrupted(
+        prefix, f"run conda lean strip -p {prefix} again: it completes that command first"
+    )
     check_complete(index)
     profile = Profile.load(os.fspath(profile_path))
     lean = read_manifests(prefix)
