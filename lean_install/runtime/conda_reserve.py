@@ -31,7 +31,6 @@ manifest goes.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import os
 import re
@@ -54,7 +53,7 @@ from .conda_records import (
     record_from_text,
     record_path,
 )
-from .records import Miss, State, read_json
+from .records import Miss, State, log_miss, read_json
 from .tables import Issue
 
 __all__ = [
@@ -254,20 +253,20 @@ def missing(module: str, stub_file: str, prefix: str, stem: str, error: ImportEr
     stub = os.path.relpath(os.path.realpath(stub_file), os.path.realpath(prefix))
     stub = stub.replace(os.sep, "/")
     manifest, _ = CondaManifest.read(manifest_path(prefix, stem))
-    miss = _miss(module, stub, prefix, manifest, mode)
+    miss = _miss(module, stub, manifest, mode)
     if mode == "error" or manifest is None:
         region = sorted(reserve.region_of(manifest.removed, stub)) if manifest else []
-        reserve.log_miss(prefix, replace(miss, files=tuple(region), outcome="raised"))
+        log_miss(prefix, replace(miss, files=tuple(region), outcome="raised"))
         raise reserve.removed_error(error, module)
     try:
         restored = restore_region(Path(prefix), stem, stub)
     except Exception as exc:
-        reserve.log_miss(prefix, replace(miss, outcome=f"failed: {exc}"))
+        log_miss(prefix, replace(miss, outcome=f"failed: {exc}"))
         reason = f"{exc}\n{exc.hint}" if isinstance(exc, NotInCache) else str(exc)
         raise reserve.removed_error(reserve.not_restored(error, OSError(reason)), module) from exc
     miss = replace(miss, files=restored.files, bytes=restored.bytes, outcome="restored",
                    source=restored.source)  # fmt: skip
-    reserve.log_miss(prefix, miss)
+    log_miss(prefix, miss)
     hint = (
         f"removed code comes back as programs reach it (logged in "
         f"{layout.state_path(prefix, layout.MISSES_LOG)}); to keep it in the next strip, trace "
@@ -283,20 +282,9 @@ def _version(manifest: CondaManifest) -> str:
     return record_from_text("", manifest.original, issues).version
 
 
-def _miss(module: str, stub: str, prefix: str, manifest: CondaManifest | None, mode: str) -> Miss:
-    version = _version(manifest) if manifest else ""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return Miss(
-        time=now.isoformat(timespec="seconds"),
-        module=module,
-        stub=stub,
-        distribution=manifest.name if manifest else "",
-        version=version,
-        mode=mode,
-        argv=tuple(sys.argv),
-        pid=os.getpid(),
-        python=sys.executable,
-    )
+def _miss(module: str, stub: str, manifest: CondaManifest | None, mode: str) -> Miss:
+    name, version = (manifest.name, _version(manifest)) if manifest else ("", "")
+    return Miss.now(module, distribution=name, version=version, stub=stub, mode=mode)
 
 
 def restore_region(prefix: Path, stem: str, stub: str) -> reserve.Restored:

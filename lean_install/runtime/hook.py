@@ -151,23 +151,16 @@ def _where(path: str) -> tuple[_Removed, str] | None:
 
 
 def _miss(kind: str, what: str, manifest: Manifest, mode: str) -> Miss:
-    import datetime
-
     from .records import Miss
 
-    return Miss(
-        time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        module=what, kind=kind, distribution=manifest.name, version=manifest.version,
-        lean_version=manifest.lean_version, mode=mode, argv=tuple(sys.argv), pid=os.getpid(),
-        python=sys.executable,
-    )  # fmt: skip
+    return Miss.now(what, kind=kind, distribution=manifest.name, version=manifest.version,
+                    lean_version=manifest.lean_version, mode=mode)  # fmt: skip
 
 
 def _log(miss: Miss) -> None:
-    from .records import append_miss
+    from .records import log_miss
 
-    if os.environ.get("LEAN_INSTALL_LOG_MISSES") != "0":
-        append_miss(sys.prefix, miss)
+    log_miss(sys.prefix, miss)
 
 
 def _bring_back(kind: str, what: str, removed: _Removed, paths: set[str], error: Exception) -> None:

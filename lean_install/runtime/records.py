@@ -34,6 +34,7 @@ __all__ = [
     "Miss",
     "read_json",
     "append_miss",
+    "log_miss",
     "read_misses",
 ]
 
@@ -329,6 +330,18 @@ class Miss:
     python: str = ""
 
     @classmethod
+    def now(cls, module: str, *, distribution: str, version: str, **fields: Any) -> Miss:
+        """A miss of this process (its time, argv, pid and interpreter), as it happens."""
+        import datetime
+        import sys
+
+        return cls(
+            time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            module=module, distribution=distribution, version=version, argv=tuple(sys.argv),
+            pid=os.getpid(), python=sys.executable, **fields,
+        )  # fmt: skip
+
+    @classmethod
     def from_dict(cls, data: Any, issues: list[Issue]) -> Miss:
         t = _top(data, issues)
         return cls(
@@ -367,6 +380,13 @@ class Miss:
             "pid": self.pid,
             "python": self.python,
         }
+
+
+def log_miss(prefix: str | os.PathLike[str], miss: Miss) -> None:
+    """Append ``miss`` to the misses log of the environment at ``prefix``, unless
+    ``$LEAN_INSTALL_LOG_MISSES`` is ``0``."""
+    if os.environ.get("LEAN_INSTALL_LOG_MISSES") != "0":
+        append_miss(prefix, miss)
 
 
 def append_miss(prefix: str | os.PathLike[str], miss: Miss) -> None:

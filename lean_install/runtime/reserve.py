@@ -30,7 +30,6 @@ miss at once restore once.
 from __future__ import annotations
 
 import csv
-import datetime
 import glob
 import hashlib
 import importlib
@@ -47,7 +46,7 @@ from types import ModuleType
 from typing import IO, Any, TypeVar
 
 from . import dynlib, layout
-from .records import ON_MISS_MODES, Manifest, Miss, Original, State, append_miss
+from .records import ON_MISS_MODES, Manifest, Miss, Original, State, log_miss
 
 __all__ = [
     "missing",
@@ -57,7 +56,6 @@ __all__ = [
     "gpu_code_error",
     "not_restored",
     "on_miss_mode",
-    "log_miss",
     "region_of",
     "announce",
     "load_restored",
@@ -179,27 +177,11 @@ def _log(miss: Miss) -> None:
     log_miss(sys.prefix, miss)
 
 
-def log_miss(prefix: str, miss: Miss) -> None:
-    """Append ``miss`` to the misses log of the environment at ``prefix``, unless
-    ``$LEAN_INSTALL_LOG_MISSES`` is ``0``."""
-    if os.environ.get("LEAN_INSTALL_LOG_MISSES") != "0":
-        append_miss(prefix, miss)
-
-
 def _miss(module: str, stub: str, manifest: Manifest | None, mode: str) -> Miss:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return Miss(
-        time=now.isoformat(timespec="seconds"),
-        module=module,
-        stub=stub,
-        distribution=manifest.name if manifest else "",
-        version=manifest.version if manifest else "",
-        lean_version=manifest.lean_version if manifest else "",
-        mode=mode,
-        argv=tuple(sys.argv),
-        pid=os.getpid(),
-        python=sys.executable,
-    )
+    if manifest is None:
+        return Miss.now(module, distribution="", version="", stub=stub, mode=mode)
+    return Miss.now(module, distribution=manifest.name, version=manifest.version,
+                    lean_version=manifest.lean_version, stub=stub, mode=mode)  # fmt: skip
 
 
 # -- what comes back -----------------------------------------------------------------------
