@@ -71,6 +71,7 @@ _ROOTS = _roots()
 _AT = int(os.environ.get("FAULT_AT") or 0)
 _LOG = os.environ.get("FAULT_LOG")
 _SIGNAL = os.environ.get("FAULT_SIGNAL", "KILL")
+_AT_PATH = os.environ.get("FAULT_AT_PATH")
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT
 # event -> the (path index, dir_fd index) pairs of the paths it changes
 _EVENTS = {
@@ -146,14 +147,27 @@ def _count(event, path):
             os.write(log, line.encode("utf-8", "surrogateescape"))
         finally:
             os.close(log)
-    if _AT and count >= _AT:
+    if _AT_PATH and path == _AT_PATH:  # the point named by the path it changes
+        _signal_once()
+    elif _AT and count >= _AT:
         import signal
 
         if _SIGNAL == "INT":
-            if count == _AT:  # once: a Ctrl-C
-                os.killpg(os.getpgid(0), signal.SIGINT)
+            _signal_once()
         else:
             os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def _signal_once():
+    """SIGINT (or SIGKILL) to the process group, by the first process to get here (two
+    processes counting at once can both pass the point)."""
+    import signal
+
+    try:
+        os.close(os.open(_COUNTER + ".sent", os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return
+    os.killpg(os.getpgid(0), signal.SIGINT if _SIGNAL == "INT" else signal.SIGKILL)
 
 
 def _hook(event, args):
@@ -213,10 +227,11 @@ def run_with_fault(
     timeout: float = 300,
     signal_name: str = "KILL",
     output: Path | None = None,
+    at_path: Path | None = None,
 ) -> tuple[int, int]:
     """Run ``lean-install ARGV``, killed at its ``at``-th mutating operation under ``roots``
     (``signal_name`` ``INT``: interrupted there, as by Ctrl-C; ``output``: where its stdout
-    and stderr go).
+    and stderr go; ``at_path``: at the first operation that changes this path instead).
 
     Returns (return code, operations counted); the return code is ``-9`` when the kill
     happened. With ``at`` None the run is only counted. ``log`` collects one line per
@@ -224,7 +239,8 @@ def run_with_fault(
     """
     command = [sys.executable, "-c", _LAUNCH, *argv]
     return run_program_with_fault(command, at, env, roots, log=log, timeout=timeout,
-                                  signal_name=signal_name, output=output)  # fmt: skip
+                                  signal_name=signal_name, output=output,
+                                  at_path=at_path)  # fmt: skip
 
 
 def run_program_with_fault(
@@ -237,6 +253,7 @@ def run_program_with_fault(
     timeout: float = 300,
     signal_name: str = "KILL",
     output: Path | None = None,
+    at_path: Path | None = None,
 ) -> tuple[int, int]:
     """As ``run_with_fault``, for any command: Python processes of a hooked venv count."""
     with tempfile.TemporaryDirectory(prefix="lean-faults-") as scratch:
@@ -251,6 +268,8 @@ def run_program_with_fault(
         )
         if at is not None:
             environ["FAULT_AT"] = str(at)
+        if at_path is not None:
+            environ["FAULT_AT_PATH"] = str(Path(at_path).absolute())
         if log is not None:
             environ["FAULT_LOG"] = str(log)
         environ["FAULT_SIGNAL"] = signal_name
@@ -259,6 +278,9 @@ def run_program_with_fault(
             count = counter.stat().st_size
         except FileNotFoundError:
             count = 0
+        if signal_name == "INT" and not Path(f"{counter}.sent").exists():
+            point = at_path or f"operation {at}"
+            raise AssertionError(f"the run made {count} operations and never reached {point}")
     return returncode, count
 
 
