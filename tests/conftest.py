@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import subprocess
 import sys
@@ -91,6 +92,7 @@ def pip_install(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@functools.cache  # a venv's purelib does not change; asking takes a process
 def site_packages(python: Path) -> Path:
     out = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
