@@ -32,7 +32,7 @@ from lean_install.sources import index_options
 from lean_install.state import read_state, record_install
 from lean_install.stubs import RUNTIME_AT_START
 from lean_install.target import TargetPip
-from lean_install.verify import Check, Verification, attribute, planned_checks, to_check, verify
+from lean_install.verify import Check, Verification, attribute, to_check, verify
 
 __all__ = ["installation", "apply", "recover", "Result", "install", "verify_and_repair"]
 
@@ -199,8 +199,8 @@ def install(
     built = build(plan, planned.originals, cache, progress)
     taken = backup.take(env, [d.name for d in plan.installed])
     result = Result()
-    listings = planned.listings or listings_of(plan, cache)  # a remembered plan has none
-    checks = planned_checks(plan, planned.profile, listings)
+    listings = planned.listings  # a remembered plan has none: read on a failure only
+    checks = planned.checks
     try:
         apply(
             env,

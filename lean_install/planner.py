@@ -20,8 +20,10 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import NormalizedName
 
@@ -29,7 +31,7 @@ from lean_install import __version__
 from lean_install.cache import Cache
 from lean_install.catalog import choose_bundled, load_profiles
 from lean_install.closure import close
-from lean_install.errors import PlanError
+from lean_install.errors import LeanInstallError, PlanError
 from lean_install.fetch import FETCHED, fetch, local_path
 from lean_install.listing import LazyDynamic, WheelListing, top_level_modules
 from lean_install.plan import Decision, DistributionPlan, Plan, Policy, Source
@@ -37,9 +39,12 @@ from lean_install.profile import DistributionUsage, Profile
 from lean_install.progress import Progress
 from lean_install.resolve import Resolution, ResolvedDistribution
 from lean_install.runtime import dynlib, layout
+from lean_install.runtime.records import Checks
+from lean_install.runtime.tables import Issue, Table
 from lean_install.sources import index_options
 from lean_install.target import TargetPip
 from lean_install.variants import Swapped, VariantSources, find_swaps, is_gpu_runtime
+from lean_install.verify import planned_checks
 from lean_install.wheel import OriginalWheel
 from lean_install.wheelplan import finish, needed_roots, roots, unstripped
 
@@ -55,7 +60,7 @@ __all__ = [
     "choose_policy",
 ]
 
-PLAN_FORMAT = 6
+PLAN_FORMAT = 7
 """Bumped whenever planning's output changes for the same inputs: remembered plans of
 another format are not reused."""
 
@@ -83,6 +88,8 @@ class Planned:
     listings: dict[NormalizedName, WheelListing] = field(default_factory=dict)
     """The file lists of the wheels planned (fetched and not), where known: verification
     says from them which distribution a failure points at."""
+    checks: dict[str, Checks] = field(default_factory=dict)
+    """What verifying the installed plan checks (made with the plan, remembered with it)."""
 
 
 def choose_policy(profile: Profile | None, requested: Policy | None) -> Policy:
@@ -100,8 +107,11 @@ def choose_policy(profile: Profile | None, requested: Policy | None) -> Policy:
 def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progress) -> Planned:
     """Resolve, decide, fetch what is kept and plan every file: the complete plan."""
     progress.note(f"resolving for {target.env.executable}")
-    resolution = target.resolve(request.pip_args)
-    profile, label, notes = _profile(request, resolution, progress)
+    with ThreadPoolExecutor(1) as beside:  # uv or pip resolves in its own process
+        resolving = beside.submit(target.resolve, request.pip_args)
+        given = _given_profile(request)  # read meanwhile
+        resolution = resolving.result()
+    profile, label, notes = given or _bundled_profile(request, resolution, progress)
     policy = choose_policy(profile, request.policy)
     swapped = find_swaps(request.pip_args, resolution, profile, request.variants, target)
     for note in swapped.notes:
@@ -111,19 +121,36 @@ def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progr
     for name in _profile_only(profile, resolution, target):
         progress.warn(f"the profile used {name}, which the resolution does not hold")
     key = _plan_key(resolution, profile, label, policy, notes, swapped)
-    remembered = cache.plan(key)
     listings: dict[NormalizedName, WheelListing] = {}
-    if remembered is not None and remembered.get("format") == PLAN_FORMAT:
-        plan = Plan.from_dict(remembered["plan"], "remembered plan")
+    remembered = _remembered(cache.plan(key))
+    if remembered is not None:
+        plan, checks = remembered
     else:
         plan, listings = _plan(
             resolution, profile, label, policy, notes, target, cache, progress,
             sources=sources, swapped=swapped,
         )  # fmt: skip
-        cache.add_plan(key, {"format": PLAN_FORMAT, "plan": plan.to_dict()})
+        checks = planned_checks(plan, profile, listings)
+        cache.add_plan(key, {"format": PLAN_FORMAT, "plan": plan.to_dict(),
+                             "checks": {n: c.to_dict() for n, c in checks.items()}})  # fmt: skip
     originals = fetch([d for d in plan.distributions if d.decision in FETCHED], cache, target,
                       sources)  # fmt: skip
-    return Planned(plan, originals, profile, listings)
+    return Planned(plan, originals, profile, listings, checks)
+
+
+def _remembered(record: dict[str, Any] | None) -> tuple[Plan, dict[str, Checks]] | None:
+    """The plan and checks a cache record holds; None for another format or a damaged one
+    (planning again replaces it)."""
+    if record is None or record.get("format") != PLAN_FORMAT:
+        return None
+    try:
+        plan = Plan.from_dict(record["plan"], "remembered plan")
+        issues: list[Issue] = []
+        checks = Table(record, "remembered plan", issues).table("checks")
+        found = {str(n): Checks.from_table(checks.table(str(n))) for n in checks.data}
+    except (KeyError, TypeError, LeanInstallError):
+        return None
+    return None if issues else (plan, found)
 
 
 def listings_of(plan: Plan, cache: Cache) -> dict[NormalizedName, WheelListing]:
@@ -149,12 +176,18 @@ def listings_of(plan: Plan, cache: Cache) -> dict[NormalizedName, WheelListing]:
     return found
 
 
-def _profile(
-    request: Request, resolution: Resolution, progress: Progress
-) -> tuple[Profile | None, str, tuple[str, ...]]:
+def _given_profile(request: Request) -> tuple[Profile | None, str, tuple[str, ...]] | None:
+    """The profile the request names (or none, where no bundled one may be chosen); None
+    where the resolution chooses a bundled one."""
     if request.profiles or not request.auto_profile or request.policy == "safe":
         profile, label = load_profiles(request.profiles)
         return profile, label, ()
+    return None
+
+
+def _bundled_profile(
+    request: Request, resolution: Resolution, progress: Progress
+) -> tuple[Profile | None, str, tuple[str, ...]]:
     versions = {d.name: d.version for d in resolution.distributions}
     choice = choose_bundled(resolution.requested, versions)
     if choice is None:
