@@ -214,7 +214,13 @@ def install_hook(site_packages: Path) -> None:
     (site_packages / f"{HOOK_MODULE}.pth").write_text(f"import {HOOK_MODULE}\n", encoding="utf-8")
 
 
-_LAUNCH = f"import {HOOK_MODULE}; from lean_install.cli import main; raise SystemExit(main())"
+# SIGINT as on a terminal, even where the tests run with it ignored (a background job's
+# children inherit SIG_IGN, and Python then never raises KeyboardInterrupt); pip, started
+# by lean-install, gets the default disposition back at exec
+_LAUNCH = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    f"import {HOOK_MODULE}; from lean_install.cli import main; raise SystemExit(main())"
+)
 
 
 def run_with_fault(
