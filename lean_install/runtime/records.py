@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -332,8 +333,7 @@ class Miss:
     @classmethod
     def now(cls, module: str, *, distribution: str, version: str, **fields: Any) -> Miss:
         """A miss of this process (its time, argv, pid and interpreter), as it happens."""
-        import datetime
-        import sys
+        import datetime  # not at every start: only when a program misses
 
         return cls(
             time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
