@@ -194,7 +194,7 @@ def _request(args: argparse.Namespace, pip_args: list[str]) -> Any:
                               find_links=tuple(args.variant_find_links),
                               enabled=not args.no_variants)  # fmt: skip
     return Request(pip_args=tuple(pip_args), profiles=tuple(args.profile), policy=args.policy,
-                   variants=variants)  # fmt: skip
+                   variants=variants, symbols=not args.keep_symbols)  # fmt: skip
 
 
 def _show_plan(args: argparse.Namespace, plan: Any) -> None:
@@ -408,6 +408,7 @@ def _planning(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="never swap a GPU build for the CPU build of the same release",
     )
+    p.add_argument("--keep-symbols", action="store_true", help="keep libraries' symbol tables")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 

@@ -27,6 +27,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from lean_install.errors import Issue, RecordError
 from lean_install.runtime.tables import Table
 from lean_install.stubs import stub_digest
+from lean_install.symbols import FORMAT as SYMBOLS_FORMAT
 
 __all__ = [
     "Decision",
@@ -162,6 +163,9 @@ class DistributionPlan:
     """GPU code under a profile that never used a GPU (``triton``, ``cuda-bindings``):
     importing it only asked whether a GPU is there, so its stubs say no in every on-miss
     mode instead of bringing gigabytes back; ``restore`` brings it back on request."""
+    symbols: bool = False
+    """The kept shared libraries of the rebuilt wheel lose their symbol tables and debug
+    sections (``symbols.strip``, verified; a library that fails is kept whole)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "drop", tuple(sorted(set(self.drop))))
@@ -195,6 +199,7 @@ class DistributionPlan:
                 self.profile_digest,
                 *([runtime] if runtime else []),
                 *(["gpu-code"] if self.gpu_code else []),
+                *([f"symbols-{SYMBOLS_FORMAT}"] if self.symbols else []),
             ]
         )
         return hashlib.sha256(canon.encode()).hexdigest()[:12]
@@ -230,6 +235,8 @@ class DistributionPlan:
             out["bytecode"] = list(self.bytecode)
         if self.gpu_code:
             out["gpu-code"] = True
+        if self.symbols:
+            out["symbols"] = True
         return out
 
     @classmethod
@@ -254,6 +261,7 @@ class DistributionPlan:
             profile_digest=t.get("profile-digest", str, ""),
             bytecode=None if bytecode is None else t.strings("bytecode"),
             gpu_code=t.get("gpu-code", bool, False),
+            symbols=t.get("symbols", bool, False),
         )
 
     @classmethod

@@ -76,6 +76,8 @@ class Request:
     """None: ``profile`` with a profile, ``safe`` without."""
     auto_profile: bool = True
     variants: VariantSources = field(default_factory=VariantSources)
+    symbols: bool = True
+    """Strip the symbol tables of the shared libraries rebuilt wheels keep."""
 
 
 @dataclass(frozen=True)
@@ -133,9 +135,21 @@ def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progr
         checks = planned_checks(plan, profile, listings)
         cache.add_plan(key, {"format": PLAN_FORMAT, "plan": plan.to_dict(),
                              "checks": {n: c.to_dict() for n, c in checks.items()}})  # fmt: skip
+    if request.symbols:
+        plan = _with_symbols(plan)
     originals = fetch([d for d in plan.distributions if d.decision in FETCHED], cache, target,
                       sources)  # fmt: skip
     return Planned(plan, originals, profile, listings, checks)
+
+
+def _with_symbols(plan: Plan) -> Plan:
+    """The plan with every rebuilt wheel stripping its libraries' symbols (applied after
+    the plan cache: the same plan either way)."""
+    dists = tuple(
+        replace(d, symbols=True) if d.decision in ("strip", "swap") and d.rebuilt else d
+        for d in plan.distributions
+    )
+    return replace(plan, distributions=dists)
 
 
 def _remembered(record: dict[str, Any] | None) -> tuple[Plan, dict[str, Checks]] | None:

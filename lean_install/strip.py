@@ -23,7 +23,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from lean_install import __version__
+from lean_install import __version__, symbols
 from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import DistributionPlan
@@ -233,11 +233,15 @@ def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> No
         for name in wheel.members
         if name not in dropped and name.rpartition("/")[2] not in _UNHASHED
     ]
+    saved: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
         verified = pool.submit(wheel.verify_members, originals)
         original_sha256 = pool.submit(file_sha256, wheel.path)
         writer = ZipWriter(fd, source=wheel.fileno)
-        rows = [_write_file(writer, wheel.record, name, content) for name, content in files]
+        rows = [
+            _write_file(writer, wheel.record, name, _symbols_stripped(wheel, plan, content, saved))
+            for name, content in files
+        ]
         verified.result()
         removed = {path: wheel.members[path].size for path in plan.drop}
         record = f"{wheel.dist_info}/RECORD"
@@ -247,11 +251,26 @@ def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> No
             record=record,
             record_hash=record_hash(wheel.read(record)),
         )
-    manifest = _manifest(plan, original=original, removed=removed)
+    manifest = _manifest(plan, original=original, removed=removed, symbol_bytes=saved)
     new_info = _lean_dist_info(wheel, plan)
     rows.append(_write_file(writer, {}, f"{new_info}/{MANIFEST_NAME}", manifest))
     writer.add_bytes(f"{new_info}/RECORD", _record(rows, f"{new_info}/RECORD"))
     writer.finish()
+
+
+def _symbols_stripped(
+    wheel: OriginalWheel, plan: DistributionPlan, content: Content, saved: dict[str, int]
+) -> Content:
+    """A kept shared library without its symbol tables where the plan asks and it can be
+    done safely (noting the bytes saved in ``saved``); any other file as it is."""
+    if not plan.symbols or isinstance(content, bytes) or not symbols.is_candidate(content.name):
+        return content
+    data = wheel.content(content.name)
+    stripped = symbols.strip(data)
+    if stripped is None:
+        return content
+    saved[content.name] = stripped.saved(data)
+    return stripped.data
 
 
 def _write_file(
@@ -278,7 +297,11 @@ def _record(rows: Iterable[tuple[str, str, str]], record_path: str) -> bytes:
 
 
 def _manifest(
-    plan: DistributionPlan, *, original: Original | None, removed: Mapping[str, int]
+    plan: DistributionPlan,
+    *,
+    original: Original | None,
+    removed: Mapping[str, int],
+    symbol_bytes: Mapping[str, int] | None = None,
 ) -> bytes:
     """``lean-install.json``: what was removed from which original, by which plan and
     profile. The original's RECORD hash lets the reserve check what it brings back."""
@@ -295,6 +318,7 @@ def _manifest(
         removed=removed,
         stub_modules=plan.stub_modules,
         gpu_code=plan.gpu_code,
+        symbols=symbol_bytes or {},
     ).dumps()
 
 

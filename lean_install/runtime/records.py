@@ -139,21 +139,15 @@ class Manifest:
     gpu_code: bool = False
     """GPU code left out under a profile that never used a GPU: a miss is never restored
     by itself (``DistributionPlan.gpu_code``)."""
+    symbols: Mapping[str, int] = field(default_factory=dict)
+    """Wheel paths of the kept libraries whose symbol tables were removed, and the bytes
+    that went from each."""
 
     @classmethod
     def from_dict(cls, data: Any, issues: list[Issue]) -> Manifest:
         t = _top(data, issues)
         profile = t.table("profile", required=False)
         original = t.optional("original", dict)
-        removed = t.get("removed", dict, {}, what="a table")
-        sizes = {}
-        for path, size in removed.items():
-            if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
-                sizes[str(path)] = size
-            else:
-                issues.append(Issue(f"removed.{path}", "expected a size in bytes"))
-            if layout.unsafe_path_reason(str(path)):
-                issues.append(Issue(f"removed.{path}", "not a safe relative path"))
         return cls(
             tool=t.get("lean-install", str, ""),
             name=t.get("name", str),
@@ -164,9 +158,10 @@ class Manifest:
             profile_label=profile.get("label", str, ""),
             profile_digest=profile.get("digest", str, ""),
             original=None if original is None else Original.from_table(t.table("original")),
-            removed=sizes,
+            removed=_sizes(t, "removed", issues),
             stub_modules=t.strings("stub-modules", ()),
             gpu_code=t.get("gpu-code", bool, False),
+            symbols=_sizes(t, "symbols", issues),
         )
 
     @classmethod
@@ -189,10 +184,24 @@ class Manifest:
             "removed": dict(sorted(self.removed.items())),
             "stub-modules": list(self.stub_modules),
             **({"gpu-code": True} if self.gpu_code else {}),
+            **({"symbols": dict(sorted(self.symbols.items()))} if self.symbols else {}),
         }
 
     def dumps(self) -> bytes:
         return _dump(self.to_dict())
+
+
+def _sizes(t: Table, key: str, issues: list[Issue]) -> dict[str, int]:
+    """A table of safe relative paths to sizes in bytes (``removed``, ``symbols``)."""
+    sizes = {}
+    for path, size in t.get(key, dict, {}, what="a table").items():
+        if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
+            sizes[str(path)] = size
+        else:
+            issues.append(Issue(f"{key}.{path}", "expected a size in bytes"))
+        if layout.unsafe_path_reason(str(path)):
+            issues.append(Issue(f"{key}.{path}", "not a safe relative path"))
+    return sizes
 
 
 @dataclass(frozen=True, kw_only=True)
