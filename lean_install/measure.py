@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -302,7 +302,9 @@ def _removal(root: str, dist_info: str) -> Removal | None:
         if not (where.is_file() and not layout.is_stub_file(where)):
             removed[path] = size
     classifier = Classifier(manifest.name, removed, dist_info)
-    return removal_of(manifest.decision, removed, classifier, manifest.profile_label)
+    removal = removal_of(manifest.decision, removed, classifier, manifest.profile_label)
+    symbols = sum(manifest.symbols.values())
+    return replace(removal, bytes=removal.bytes + symbols, symbols=symbols) if symbols else removal
 
 
 def removal_of(

@@ -136,6 +136,8 @@ class Removal:
     categories: dict[Category, int]
     """Removed bytes per category."""
     profile: str
+    symbols: int = 0
+    """Of ``bytes``: the symbol tables removed from libraries that were kept."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +146,7 @@ class Removal:
             "bytes": self.bytes,
             "categories": dict(self.categories),
             "profile": self.profile,
+            "symbols": self.symbols,
         }
 
     @classmethod
@@ -155,6 +158,7 @@ class Removal:
             bytes=int(data["bytes"]),
             profile=str(data.get("profile", "")),
             categories={c: int(categories[c]) for c in CATEGORIES if c in categories},
+            symbols=int(data.get("symbols", 0)),
         )
 
 

@@ -131,8 +131,11 @@ def _summary(report: Report) -> list[str]:
         f"Bloat: {_mb(report.bloat_bytes)} MB, {_pct(report.bloat_share)} of the bytes ({why})."
     )
     if report.removed_bytes:
+        symbols = sum(d.removed.symbols for d in report.distributions if d.removed)
+        of_which = f", {_mb(symbols)} MB of it symbol tables of kept libraries" if symbols else ""
         lines.append(
-            f"Removed by lean installs: {_mb(report.removed_bytes)} MB (and not restored since)."
+            f"Removed by lean installs: {_mb(report.removed_bytes)} MB{of_which} "
+            "(and not restored since)."
         )
     if t.missing:
         lines.append(f"Missing: {t.missing:,} files listed in a RECORD are not on disk.")

@@ -156,6 +156,11 @@ def test_the_stripped_wheel_carries_stripped_libraries_that_pip_installs_and_loa
     assert _answer(installed) == "32"
     check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
+    report = subprocess.run([sys.executable, "-m", "lean_install", "report", "--python", str(python),
+                             "--json"], capture_output=True, text=True, check=True)  # fmt: skip
+    (demo,) = [d for d in json.loads(report.stdout)["distributions"] if d["name"] == "demo"]
+    assert demo["removed"]["symbols"] == manifest["symbols"]["demo/libdemo.so"]
+    assert demo["removed"]["bytes"] == demo["removed"]["symbols"] + len("x = 1\n")
 
 
 def test_without_symbols_in_the_plan_libraries_are_copied_as_they_are(
