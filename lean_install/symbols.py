@@ -38,6 +38,9 @@ _SHF_ALLOC = 0x2
 _SHF_INFO_LINK = 0x40
 _SHT_NOBITS = "SHT_NOBITS"
 _SECTION_TABLE_FIELDS = ("e_shoff", "e_shnum", "e_shstrndx")
+_LARGEST_GAP = 64
+"""Bytes between sections that alignment explains (anything more is data of its own)."""
+_SHN_LORESERVE = 0xFF00
 
 
 def _removable_name(name: str) -> bool:
@@ -88,8 +91,8 @@ def _strip(data: bytes) -> Stripped | None:
     elf = _elf(data)
     if elf is None or elf["e_type"] not in ("ET_DYN", "ET_EXEC"):
         return None
-    if elf["e_shnum"] == 0 or elf["e_shstrndx"] == 0:
-        return None
+    if not 0 < elf["e_shnum"] < _SHN_LORESERVE or not 0 < elf["e_shstrndx"] < _SHN_LORESERVE:
+        return None  # none, or extended section numbering
     headers = [s.header for s in elf.iter_sections()]
     names = [s.name for s in elf.iter_sections()]
     gone = {i for i, name in enumerate(names) if i and _removable_name(name)}
@@ -97,6 +100,7 @@ def _strip(data: bytes) -> Stripped | None:
         return None
     _check_removable(elf, headers, gone)
     end = _loaded_end(elf, headers)
+    _check_nothing_else(elf, headers, end, len(data))
     out = bytearray(data[:end])
     new_index = {
         old: new for new, old in enumerate(i for i in range(len(headers)) if i not in gone)
@@ -130,6 +134,23 @@ def _check_removable(elf: ELFFile, headers: Sequence[Any], gone: set[int]) -> No
             continue
         if h["sh_link"] in gone or (_info_is_section(h) and h["sh_info"] in gone):
             raise _Refused(f"section {i} refers to a section removed")
+
+
+def _check_nothing_else(elf: ELFFile, headers: Sequence[Any], end: int, size: int) -> None:
+    """Raise ``_Refused`` if the file holds bytes after ``end`` that no section and not the
+    section table holds (data appended to the library, which a program may read)."""
+    held = [(h["sh_offset"], h["sh_offset"] + h["sh_size"]) for h in headers
+            if h["sh_type"] not in (_SHT_NOBITS, "SHT_NULL")]  # fmt: skip
+    held.append((elf["e_shoff"], elf["e_shoff"] + len(headers) * elf["e_shentsize"]))
+    reached = end
+    for start, stop in sorted(held):
+        if stop <= reached:
+            continue
+        if start - reached > _LARGEST_GAP:
+            raise _Refused(f"{start - reached} bytes at {reached} belong to no section")
+        reached = stop
+    if size > reached:
+        raise _Refused(f"{size - reached} bytes at the end belong to no section")
 
 
 def _info_is_section(header: Any) -> bool:

@@ -103,6 +103,7 @@ def _link_to_symtab(data: bytes) -> bytes:
 
 def test_a_library_that_cannot_be_stripped_safely_is_kept_whole(library: bytes) -> None:
     assert strip(_link_to_symtab(library)) is None
+    assert strip(library + b"data appended to the library, read by its program") is None
 
 
 def test_verification_catches_a_changed_segment_or_section(library: bytes) -> None:
