@@ -24,6 +24,7 @@ __all__ = [
     "bundled_profiles_dir",
     "bundled_profiles",
     "profile_path",
+    "is_bundled",
     "load_profiles",
     "Choice",
     "choose_bundled",
@@ -42,6 +43,11 @@ def bundled_profiles_dir() -> Path:
 def bundled_profiles() -> dict[str, Path]:
     """The curated profiles by name (file stem)."""
     return {p.stem: p for p in sorted(bundled_profiles_dir().glob("*.toml"))}
+
+
+def is_bundled(spec: str) -> bool:
+    """Whether a ``--profile`` argument names a bundled profile (not a file)."""
+    return not Path(spec).exists() and spec in bundled_profiles()
 
 
 def profile_path(spec: str) -> Path:

@@ -29,7 +29,7 @@ from packaging.utils import NormalizedName
 
 from lean_install import __version__
 from lean_install.cache import Cache
-from lean_install.catalog import choose_bundled, load_profiles
+from lean_install.catalog import choose_bundled, is_bundled, load_profiles
 from lean_install.closure import close
 from lean_install.errors import LeanInstallError, PlanError
 from lean_install.fetch import FETCHED, fetch, local_path
@@ -41,6 +41,7 @@ from lean_install.resolve import Resolution, ResolvedDistribution
 from lean_install.runtime import dynlib, layout
 from lean_install.runtime.records import Checks
 from lean_install.runtime.tables import Issue, Table
+from lean_install.siblings import add_siblings
 from lean_install.sources import index_options
 from lean_install.target import TargetPip
 from lean_install.variants import Swapped, VariantSources, find_swaps, is_gpu_runtime
@@ -60,7 +61,7 @@ __all__ = [
     "choose_policy",
 ]
 
-PLAN_FORMAT = 7
+PLAN_FORMAT = 8
 """Bumped whenever planning's output changes for the same inputs: remembered plans of
 another format are not reused."""
 
@@ -113,7 +114,7 @@ def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progr
         resolving = beside.submit(target.resolve, request.pip_args)
         given = _given_profile(request)  # read meanwhile
         resolution = resolving.result()
-    profile, label, notes = given or _bundled_profile(request, resolution, progress)
+    profile, label, notes, curated = given or _bundled_profile(request, resolution, progress)
     policy = choose_policy(profile, request.policy)
     swapped = find_swaps(request.pip_args, resolution, profile, request.variants, target)
     for note in swapped.notes:
@@ -122,7 +123,7 @@ def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progr
     sources = index_options([*request.pip_args, *swapped.extra_args])
     for name in _profile_only(profile, resolution, target):
         progress.warn(f"the profile used {name}, which the resolution does not hold")
-    key = _plan_key(resolution, profile, label, policy, notes, swapped)
+    key = _plan_key(resolution, profile, label, policy, notes, swapped, curated)
     listings: dict[NormalizedName, WheelListing] = {}
     remembered = _remembered(cache.plan(key))
     if remembered is not None:
@@ -130,7 +131,7 @@ def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progr
     else:
         plan, listings = _plan(
             resolution, profile, label, policy, notes, target, cache, progress,
-            sources=sources, swapped=swapped,
+            sources=sources, swapped=swapped, curated=curated,
         )  # fmt: skip
         checks = planned_checks(plan, profile, listings)
         cache.add_plan(key, {"format": PLAN_FORMAT, "plan": plan.to_dict(),
@@ -190,29 +191,31 @@ def listings_of(plan: Plan, cache: Cache) -> dict[NormalizedName, WheelListing]:
     return found
 
 
-def _given_profile(request: Request) -> tuple[Profile | None, str, tuple[str, ...]] | None:
+Given = tuple[Profile | None, str, tuple[str, ...], bool]
+"""A profile, its label, the plan's notes on it, whether it is curated (bundled: ``siblings``)."""
+
+
+def _given_profile(request: Request) -> Given | None:
     """The profile the request names (or none, where no bundled one may be chosen); None
     where the resolution chooses a bundled one."""
     if request.profiles or not request.auto_profile or request.policy == "safe":
         profile, label = load_profiles(request.profiles)
-        return profile, label, ()
+        return profile, label, (), any(is_bundled(spec) for spec in request.profiles)
     return None
 
 
-def _bundled_profile(
-    request: Request, resolution: Resolution, progress: Progress
-) -> tuple[Profile | None, str, tuple[str, ...]]:
+def _bundled_profile(request: Request, resolution: Resolution, progress: Progress) -> Given:
     versions = {d.name: d.version for d in resolution.distributions}
     choice = choose_bundled(resolution.requested, versions)
     if choice is None:
         note = "no bundled profile covers the request: the safe policy applies"
         progress.note(note)
-        return None, "", (note,)
+        return None, "", (note,), False
     profile, label = load_profiles(choice.names)
     how = "traced on these very versions" if choice.exact else "traced on other versions"
     note = f"using the bundled profile {label} ({how}; see: lean-install profile list)"
     progress.note(note)
-    return profile, label, (note,)
+    return profile, label, (note,), True
 
 
 def _profile_only(profile: Profile | None, resolution: Resolution, target: TargetPip) -> list[str]:
@@ -235,6 +238,7 @@ def _plan_key(
     policy: Policy,
     notes: Sequence[str],
     swapped: Swapped,
+    curated: bool,
 ) -> str:
     """A digest of everything a plan is made from (and records: the target's markers, each
     file's URL, the notes, the builds swapped)."""
@@ -255,6 +259,7 @@ def _plan_key(
             list(notes),
             {n: s.to_dict() for n, s in swapped.swaps.items()},
             [(d.name, d.sha256, d.url) for d in swapped.dropped],
+            curated,
         ],
         sort_keys=True,
     )
@@ -276,6 +281,7 @@ def _plan(
     *,
     sources: Sequence[str],
     swapped: Swapped,
+    curated: bool,
 ) -> tuple[Plan, dict[NormalizedName, WheelListing]]:
     plans = decide(resolution, profile, policy, profile_label=label)
     plans.update(_swap_plans(plans, resolution, swapped, cache))
@@ -295,6 +301,8 @@ def _plan(
         for n in listings
         if plans[n].decision in ("strip", "swap")
     }
+    if curated:
+        add_siblings(all_roots, originals)
     mapped = _mapped_libraries(profile)
     closure = close(all_roots, candidates, mapped=mapped)
     while closure.promote:

@@ -5,18 +5,20 @@ further: ``sklearn.naive_bayes`` beside the ``sklearn.linear_model`` it saw,
 ``pandas.tseries.holiday`` beside ``pandas.tseries.offsets``, ``torch.func.jvp``'s
 ``torch._decomp.decompositions_for_jvp`` beside ``torch._decomp``. Their sources are small
 (1.8 MB for the tabular stack's 102 such modules, 9 MB for torch's), and kept without
-bytecode they cost only that, so a same-version profile keeps, in every package it saw
-imported:
+bytecode they cost only that. A curated profile (one of the bundled profiles: it stands for
+everyday use of a stack, not for one program) therefore keeps, in every package a
+same-version profile saw imported:
 
-- the ``.py`` modules directly in it that no program needs to be removed (not tests);
+- the ``.py`` modules directly in it (but tests and the like, which no program needs);
 - what those modules import at their top level from their own distribution (a relative
   or absolute import of a module the wheel has, source or extension module), and so on,
   read from their source: the subpackage ``sklearn.frozen`` that ``sklearn.calibration``
   imports.
 
-Modules the profile only probed stay stubs (their absence was what the traced programs
-saw). This runs before the shared-library closure, which then covers the extension
-modules added.
+Modules the profile only probed are kept too, as they were where it was traced (not as
+the stubs that stand for them otherwise: ``torch._decomp.decompositions_for_jvp`` is one).
+This runs before the shared-library closure, which then covers the extension modules
+added.
 """
 
 from __future__ import annotations
@@ -37,16 +39,15 @@ __all__ = ["add_siblings", "siblings"]
 def add_siblings(
     all_roots: Mapping[NormalizedName, Roots], originals: Mapping[NormalizedName, Path]
 ) -> None:
-    """Add to the roots of each wheel planned by a same-version profile its ``siblings``."""
+    """Add to the roots of each wheel planned by a same-version (curated) profile its
+    ``siblings``."""
     for name, own in all_roots.items():
         if own.rule == "exact":
             with OriginalWheel.open(originals[name]) as wheel:
-                own.keep |= siblings(own.contents, own.keep, own.probed_modules, wheel.content)
+                own.keep |= siblings(own.contents, own.keep, wheel.content)
 
 
-def siblings(
-    contents: Contents, keep: set[str], probed: set[str], read: Callable[[str], bytes]
-) -> set[str]:
+def siblings(contents: Contents, keep: set[str], read: Callable[[str], bytes]) -> set[str]:
     """The members to keep beside ``keep``: the siblings and what they import (see the
     module docstring). ``read`` gives a member's bytes."""
     packages = {
@@ -59,7 +60,6 @@ def siblings(
         and not _is_init(contents, member)
         and module.rpartition(".")[0] in packages
         and member not in keep
-        and member not in probed
         and not contents.classifier.removable(member)
     }
     todo = list(found)
@@ -69,7 +69,7 @@ def siblings(
             continue
         for module in _imports(contents.module_of[member], member, read):
             for needed in _module_files(contents, module):
-                if needed not in keep and needed not in found and needed not in probed:
+                if needed not in keep and needed not in found:
                     found.add(needed)
                     todo.append(needed)
     return found
