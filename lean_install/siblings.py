@@ -44,7 +44,7 @@ def add_siblings(
     for name, own in all_roots.items():
         if own.rule == "exact":
             with OriginalWheel.open(originals[name]) as wheel:
-                own.keep |= siblings(own.contents, own.keep, wheel.content)
+                own.keep |= siblings(own.contents, own.keep, wheel.read)
 
 
 def siblings(contents: Contents, keep: set[str], read: Callable[[str], bytes]) -> set[str]:

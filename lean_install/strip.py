@@ -267,7 +267,7 @@ def _symbols_stripped(
     done safely (noting the bytes saved in ``saved``); any other file as it is."""
     if not plan.symbols or isinstance(content, bytes) or not symbols.is_candidate(content.name):
         return content
-    data = wheel.content(content.name)
+    data = wheel.read(content.name)
     stripped = symbols.strip(data)
     if stripped is None:
         return content

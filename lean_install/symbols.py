@@ -24,10 +24,10 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from elftools.construct.lib.container import Container
-from elftools.elf.elffile import ELFFile
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 __all__ = ["FORMAT", "Stripped", "strip", "verify", "is_candidate"]
 
@@ -84,6 +84,8 @@ def strip(data: bytes) -> Stripped | None:
 def _elf(data: bytes) -> ELFFile | None:
     if data[:4] != b"\x7fELF":
         return None
+    from elftools.elf.elffile import ELFFile  # here: ``plan`` imports FORMAT at every start
+
     return ELFFile(io.BytesIO(data))
 
 
@@ -98,6 +100,8 @@ def _strip(data: bytes) -> Stripped | None:
     gone = {i for i, name in enumerate(names) if i and _removable_name(name)}
     if not gone:
         return None
+    from elftools.construct.lib.container import Container
+
     _check_removable(elf, headers, gone)
     end = _loaded_end(elf, headers)
     _check_nothing_else(elf, headers, end, len(data))
@@ -213,16 +217,14 @@ def _difference(original: bytes, stripped: Stripped) -> str | None:
     for key, value in before.header.items():
         if key not in _SECTION_TABLE_FIELDS and after.header[key] != value:
             return f"the ELF header's {key} changed"
-    if list(before.iter_segments()) and [s.header for s in before.iter_segments()] != [
-        s.header for s in after.iter_segments()
-    ]:
+    if [s.header for s in before.iter_segments()] != [s.header for s in after.iter_segments()]:
         return "the program headers changed"
     ehsize = before["e_ehsize"]
     for segment in before.iter_segments():
         start, stop = max(segment["p_offset"], ehsize), segment["p_offset"] + segment["p_filesz"]
         if start < stop and original[start:stop] != stripped.data[start:stop]:
             return f"the bytes of a {segment['p_type']} segment changed"
-    kept = [s for s in before.iter_sections() if s.name not in stripped.removed or not s.name]
+    kept = [s for s in before.iter_sections() if s.name not in stripped.removed]
     now = list(after.iter_sections())
     if [s.name for s in kept] != [s.name for s in now]:
         return "the sections kept are not the original's"

@@ -199,20 +199,9 @@ class OriginalWheel:
         self.close()
 
     def read(self, name: str) -> bytes:
-        """The content of a (small) member; the zip CRC is checked."""
+        """The content of a member, whole (other threads may ``pread`` the archive
+        meanwhile); the zip CRC is checked."""
         return self._zip.read(name)
-
-    def content(self, name: str) -> bytes:
-        """The whole content of a member of any size, inflated by positional reads (so
-        other threads may read the archive meanwhile); its CRC-32 is checked."""
-        member = self.members[name]
-        try:
-            data = b"".join(self._inflated(member))
-        except (_CorruptMemberError, zlib.error) as exc:
-            raise WheelError(str(self.path), [f"{name}: {exc}"]) from exc
-        if len(data) != member.size or zlib.crc32(data) != member.crc:
-            raise WheelError(str(self.path), [f"{name}: CRC-32 does not match the zip header"])
-        return data
 
     @property
     def fileno(self) -> int:

@@ -36,7 +36,7 @@ def test_siblings_and_what_they_import_at_their_top_level(tmp_path: Path) -> Non
     with OriginalWheel.open(wheel_path) as wheel:
         contents = Contents(wheel.listing(), canonicalize_name("pkg"))
         keep = {"pkg/__init__.py", "pkg/used.py", "pkg/tests/__init__.py"}
-        found = siblings(contents, keep, wheel.content)
+        found = siblings(contents, keep, wheel.read)
     assert found == {
         "pkg/near.py",  # beside pkg/used.py
         "pkg/late.py",  # beside too (its import inside a function is not followed)
