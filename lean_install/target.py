@@ -39,6 +39,9 @@ Resolver = Literal["auto", "pip", "uv"]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _TAIL_LINES = 25
 _DROPPED = frozenset({"PYTHONPATH", "FORCE_COLOR", "CLICOLOR_FORCE"})
+_BROKEN_UV_CACHE = re.compile(r"failed to read directory `[^`]*archive-v\d+")
+"""uv's cache naming an unpacked wheel that is gone (part of the cache was removed by hand):
+uv 0.13 does not recover, not even with --refresh or --reinstall; with --no-cache it does."""
 
 
 def uv_binary() -> str | None:
@@ -238,7 +241,12 @@ class TargetPip:
             head += (["--force-reinstall"] if reinstall else []) + (
                 [] if compile_all else ["--no-compile"]
             )
-        self.checked([*head, *links, *sources, *pins])
+        command = [*head, *links, *sources, *pins]
+        done = self.run(command)
+        if done.returncode != 0 and _BROKEN_UV_CACHE.search(done.stderr):
+            done = self.run([*head, "--no-cache", *links, *sources, *pins])
+        if done.returncode != 0:
+            raise PipError(command, done.returncode, done.stderr + done.stdout)
 
     def uninstall(self, names: Sequence[NormalizedName | str]) -> None:
         """pip skips (and says so) what is already gone: running it again is safe."""

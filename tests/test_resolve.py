@@ -48,6 +48,7 @@ def plans(dists: object) -> list[DistributionPlan]:
 def fetch(env: Environment, dists: object, cache: Cache, args: list[str]) -> dict[str, Path]:
     return fetching.fetch(plans(dists), cache, TargetPip(env), index_options(args))  # type: ignore[return-value]
 
+
 BACKEND = textwrap.dedent(
     """
     import os
@@ -474,10 +475,36 @@ def test_uv_reads_requirement_and_constraint_files_as_pip_does(
     assert _same_fields(uv) == _same_fields(resolve(env, args))
 
 
-def test_what_uv_cannot_be_told_is_resolved_by_pip(env: Environment, wheels: Path, tmp_path: Path) -> None:
+def test_what_uv_cannot_be_told_is_resolved_by_pip(
+    env: Environment, wheels: Path, tmp_path: Path
+) -> None:
     tree = source_tree(tmp_path / "srcpkg")
     target = TargetPip(env, resolver="auto")
     assert target.resolve_with_uv(offline(wheels, str(tree))) is None  # a bare path: no name
     assert target.resolve_with_uv(offline(wheels, "--require-hashes", "app")) is None
     resolution = target.resolve(offline(wheels, str(tree)))
     assert resolution.resolver == "pip" and resolution.distribution("srcpkg") is not None
+
+
+def test_uv_installs_where_part_of_its_cache_was_removed(
+    wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unpacked wheels removed by hand, the index naming them kept: uv alone then fails on
+    every install of that wheel; the target's install runs it again without the cache."""
+    uv_cache = tmp_path / "uv-cache"
+    monkeypatch.setenv("UV_CACHE_DIR", str(uv_cache))
+    first = TargetPip(Environment.inspect(create_venv(tmp_path / "first")), installer="uv")
+    first.install([wheels], ["lib==1.0"])
+    unpacked = list(uv_cache.glob("archive-v*/*"))
+    assert unpacked
+    for directory in unpacked:
+        shutil.rmtree(directory)
+    python = create_venv(tmp_path / "second")
+    second = TargetPip(Environment.inspect(python), installer="uv")
+    alone = second.run(second.uv("install", "--no-deps", *offline(wheels, "lib==1.0")))
+    assert alone.returncode != 0 and "failed to read directory" in alone.stderr, alone.stderr
+    second.install([wheels], ["lib==1.0"])
+    done = subprocess.run(
+        [python, "-c", "import lib; print(lib.V)"], capture_output=True, text=True
+    )
+    assert done.stdout == "1\n", done.stderr
