@@ -188,13 +188,15 @@ def _request(args: argparse.Namespace, pip_args: list[str]) -> Any:
             f"{args.command_name}: give the requirements to install",
             hint="for example: lean-install install torch",
         )
+    from lean_install.fatbin import archs
     from lean_install.variants import VariantSources
 
     variants = VariantSources(index_urls=tuple(args.variant_index_url),
                               find_links=tuple(args.variant_find_links),
                               enabled=not args.no_variants)  # fmt: skip
     return Request(pip_args=tuple(pip_args), profiles=tuple(args.profile), policy=args.policy,
-                   variants=variants, symbols=not args.keep_symbols)  # fmt: skip
+                   variants=variants, symbols=not args.keep_symbols,
+                   gpu_archs=archs(args.gpu_arch) if args.gpu_arch else ())  # fmt: skip
 
 
 def _show_plan(args: argparse.Namespace, plan: Any) -> None:
@@ -403,12 +405,10 @@ def _planning(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="a directory (or page) of CPU builds",
     )
-    p.add_argument(
-        "--no-variants",
-        action="store_true",
-        help="never swap a GPU build for the CPU build of the same release",
-    )
+    p.add_argument("--no-variants", action="store_true",
+                   help="never swap a GPU build for the CPU build of the same release")  # fmt: skip
     p.add_argument("--keep-symbols", action="store_true", help="keep libraries' symbol tables")
+    p.add_argument("--gpu-arch", metavar="sm_XY[,...]", help="libraries keep these GPUs' code only")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 

@@ -9,14 +9,14 @@ that was killed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.utils import NormalizedName
 
-from lean_install import backup, journal
+from lean_install import backup, fatbin, journal
 from lean_install.build import build
 from lean_install.cache import Cache
 from lean_install.environment import Environment
@@ -27,7 +27,7 @@ from lean_install.plan import Plan
 from lean_install.planner import Planned, listings_of
 from lean_install.progress import Progress
 from lean_install.runtime import layout
-from lean_install.runtime.records import Checks, read_misses
+from lean_install.runtime.records import Checks, Manifest, read_misses
 from lean_install.sources import index_options
 from lean_install.state import read_state, record_install
 from lean_install.stubs import RUNTIME_AT_START
@@ -120,6 +120,19 @@ def _carry_out(env: Environment, target: TargetPip, work: Installation, progress
     if problems:  # pip only warns too
         progress.warn("some sources did not compile:\n" + problems[-2000:])
     target.uninstall(work.uninstall)
+    _make_holes(env, work.wheels)
+
+
+def _make_holes(env: Environment, names: Iterable[str]) -> None:
+    """The bytes the fatbins of pruned libraries lost become holes in the installed files
+    (the installer wrote them as zeros)."""
+    for name in names:
+        dist = env.distribution(name)
+        path = dist.root / dist.dist_info / layout.MANIFEST_NAME if dist else None
+        manifest = Manifest.read(str(path))[0] if path and path.is_file() else None
+        for member in manifest.fatbins if manifest and dist else ():
+            if (where := dist.absolute(member)).is_file():  # type: ignore[union-attr]
+                fatbin.sparsify(str(where))
 
 
 def _sources_to_compile(env: Environment, bytecode: Mapping[str, Sequence[str]]) -> list[str]:

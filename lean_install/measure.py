@@ -303,8 +303,11 @@ def _removal(root: str, dist_info: str) -> Removal | None:
             removed[path] = size
     classifier = Classifier(manifest.name, removed, dist_info)
     removal = removal_of(manifest.decision, removed, classifier, manifest.profile_label)
-    symbols = sum(manifest.symbols.values())
-    return replace(removal, bytes=removal.bytes + symbols, symbols=symbols) if symbols else removal
+    symbols, fatbins = sum(manifest.symbols.values()), sum(manifest.fatbins.values())
+    if not symbols and not fatbins:
+        return removal
+    return replace(removal, bytes=removal.bytes + symbols + fatbins, symbols=symbols,
+                   fatbins=fatbins)  # fmt: skip
 
 
 def removal_of(

@@ -25,6 +25,7 @@ from typing import Any, Literal, cast, get_args
 from packaging.utils import NormalizedName, canonicalize_name
 
 from lean_install.errors import Issue, RecordError
+from lean_install.fatbin import FORMAT as FATBIN_FORMAT
 from lean_install.runtime.tables import Table
 from lean_install.stubs import stub_digest
 from lean_install.symbols import FORMAT as SYMBOLS_FORMAT
@@ -166,6 +167,9 @@ class DistributionPlan:
     symbols: bool = False
     """The kept shared libraries of the rebuilt wheel lose their symbol tables and debug
     sections (``symbols.strip``, verified; a library that fails is kept whole)."""
+    gpu_archs: tuple[int, ...] = ()
+    """The GPU architectures (90 for sm_90) whose code the kept libraries' fatbins keep
+    (``fatbin.prune``, verified; a library that fails is kept whole). Empty: all."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "drop", tuple(sorted(set(self.drop))))
@@ -177,7 +181,8 @@ class DistributionPlan:
     def rebuilt(self) -> bool:
         """Whether a new wheel is built for it (a stripped wheel or a stub distribution)."""
         return self.decision == "stub" or (
-            self.decision in ("strip", "swap") and bool(self.drop or self.stub_modules)
+            self.decision in ("strip", "swap")
+            and bool(self.drop or self.stub_modules or self.gpu_archs)
         )
 
     @property
@@ -200,6 +205,7 @@ class DistributionPlan:
                 *([runtime] if runtime else []),
                 *(["gpu-code"] if self.gpu_code else []),
                 *([f"symbols-{SYMBOLS_FORMAT}"] if self.symbols else []),
+                *([f"gpu-{FATBIN_FORMAT}-{self.gpu_archs}"] if self.gpu_archs else []),
             ]
         )
         return hashlib.sha256(canon.encode()).hexdigest()[:12]
@@ -237,6 +243,8 @@ class DistributionPlan:
             out["gpu-code"] = True
         if self.symbols:
             out["symbols"] = True
+        if self.gpu_archs:
+            out["gpu-archs"] = list(self.gpu_archs)
         return out
 
     @classmethod
@@ -262,6 +270,7 @@ class DistributionPlan:
             bytecode=None if bytecode is None else t.strings("bytecode"),
             gpu_code=t.get("gpu-code", bool, False),
             symbols=t.get("symbols", bool, False),
+            gpu_archs=_gpu_archs(t),
         )
 
     @classmethod
@@ -338,3 +347,11 @@ class Plan:
         if t.issues:
             raise RecordError(source, t.issues)
         return plan
+
+
+def _gpu_archs(t: Table) -> tuple[int, ...]:
+    values = t.get("gpu-archs", list, [], what="a list of numbers")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        t.problem("gpu-archs", "expected a list of numbers")
+        return ()
+    return tuple(values)

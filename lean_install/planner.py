@@ -79,6 +79,8 @@ class Request:
     variants: VariantSources = field(default_factory=VariantSources)
     symbols: bool = True
     """Strip the symbol tables of the shared libraries rebuilt wheels keep."""
+    gpu_archs: tuple[int, ...] = ()
+    """Prune the fatbins of every platform wheel's libraries to these (``fatbin.prune``)."""
 
 
 @dataclass(frozen=True)
@@ -136,21 +138,25 @@ def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progr
         checks = planned_checks(plan, profile, listings)
         cache.add_plan(key, {"format": PLAN_FORMAT, "plan": plan.to_dict(),
                              "checks": {n: c.to_dict() for n, c in checks.items()}})  # fmt: skip
-    if request.symbols:
-        plan = _with_symbols(plan)
+    plan = _below_files(plan, request)
     originals = fetch([d for d in plan.distributions if d.decision in FETCHED], cache, target,
                       sources)  # fmt: skip
     return Planned(plan, originals, profile, listings, checks)
 
 
-def _with_symbols(plan: Plan) -> Plan:
-    """The plan with every rebuilt wheel stripping its libraries' symbols (applied after
-    the plan cache: the same plan either way)."""
-    dists = tuple(
-        replace(d, symbols=True) if d.decision in ("strip", "swap") and d.rebuilt else d
-        for d in plan.distributions
-    )
-    return replace(plan, distributions=dists)
+def _below_files(plan: Plan, request: Request) -> Plan:
+    """The plan with GPU code pruned in every platform wheel kept (then rebuilt) and symbols
+    stripped in every rebuilt wheel: applied after the plan cache (the same plan either way)."""
+    dists = []
+    for d in plan.distributions:
+        platform = d.source is not None and not d.source.filename.endswith("-any.whl")
+        if request.gpu_archs and d.decision in FETCHED and platform:
+            d = replace(d, decision="strip" if d.decision == "keep" else d.decision,
+                        gpu_archs=request.gpu_archs)  # fmt: skip
+        if request.symbols and d.decision in ("strip", "swap") and d.rebuilt:
+            d = replace(d, symbols=True)
+        dists.append(d)
+    return replace(plan, distributions=tuple(dists))
 
 
 def _remembered(record: dict[str, Any] | None) -> tuple[Plan, dict[str, Checks]] | None:
@@ -176,14 +182,8 @@ def listings_of(plan: Plan, cache: Cache) -> dict[NormalizedName, WheelListing]:
         source = dist.source
         if source is None or not source.archive or not source.filename.endswith(".whl"):
             continue
-        resolved = ResolvedDistribution(
-            name=dist.name,
-            version=dist.version,
-            url=source.url,
-            filename=source.filename,
-            sha256=source.sha256,
-            requested=False,
-        )
+        resolved = ResolvedDistribution(name=dist.name, version=dist.version, url=source.url,
+            filename=source.filename, sha256=source.sha256, requested=False)  # fmt: skip
         try:
             found[dist.name] = _central_directory(resolved, cache)
         except (OSError, zipfile.BadZipFile, ValueError):

@@ -138,6 +138,8 @@ class Removal:
     profile: str
     symbols: int = 0
     """Of ``bytes``: the symbol tables removed from libraries that were kept."""
+    fatbins: int = 0
+    """Of ``bytes``: the other GPUs' code zeroed in the fatbins of libraries kept."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -147,6 +149,7 @@ class Removal:
             "categories": dict(self.categories),
             "profile": self.profile,
             "symbols": self.symbols,
+            "fatbins": self.fatbins,
         }
 
     @classmethod
@@ -159,6 +162,7 @@ class Removal:
             profile=str(data.get("profile", "")),
             categories={c: int(categories[c]) for c in CATEGORIES if c in categories},
             symbols=int(data.get("symbols", 0)),
+            fatbins=int(data.get("fatbins", 0)),
         )
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from lean_install import __version__, symbols
+from lean_install import __version__, fatbin, symbols
 from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import DistributionPlan
@@ -236,12 +236,13 @@ def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> No
         if name not in dropped and name.rpartition("/")[2] not in _UNHASHED
     ]
     saved: dict[str, int] = {}
+    zeroed: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
         verified = pool.submit(wheel.verify_members, originals)
         original_sha256 = pool.submit(file_sha256, wheel.path)
         writer = ZipWriter(fd, source=wheel.fileno)
         rows = [
-            _write_file(writer, wheel.record, name, _symbols_stripped(wheel, plan, content, saved))
+            _write_file(writer, wheel.record, name, _inside(wheel, plan, content, saved, zeroed))
             for name, content in files
         ]
         verified.result()
@@ -253,26 +254,35 @@ def _write_stripped(wheel: OriginalWheel, plan: DistributionPlan, fd: int) -> No
             record=record,
             record_hash=record_hash(wheel.read(record)),
         )
-    manifest = _manifest(plan, original=original, removed=removed, symbol_bytes=saved)
+    manifest = _manifest(plan, original=original, removed=removed, symbol_bytes=saved,
+                         fatbin_bytes=zeroed)  # fmt: skip
     new_info = _lean_dist_info(wheel, plan)
     rows.append(_write_file(writer, {}, f"{new_info}/{MANIFEST_NAME}", manifest))
     writer.add_bytes(f"{new_info}/RECORD", _record(rows, f"{new_info}/RECORD"))
     writer.finish()
 
 
-def _symbols_stripped(
-    wheel: OriginalWheel, plan: DistributionPlan, content: Content, saved: dict[str, int]
+def _inside(
+    wheel: OriginalWheel,
+    plan: DistributionPlan,
+    content: Content,
+    saved: dict[str, int],
+    zeroed: dict[str, int],
 ) -> Content:
-    """A kept shared library without its symbol tables where the plan asks and it can be
-    done safely (noting the bytes saved in ``saved``); any other file as it is."""
-    if not plan.symbols or isinstance(content, bytes) or not symbols.is_candidate(content.name):
+    """A kept shared library with its fatbins pruned and its symbol tables removed, where
+    the plan asks and each can be done safely (noting the bytes in ``zeroed`` and
+    ``saved``); any other file as it is."""
+    wanted = plan.symbols or plan.gpu_archs
+    if not wanted or isinstance(content, bytes) or not symbols.is_candidate(content.name):
         return content
-    data = wheel.read(content.name)
-    stripped = symbols.strip(data)
-    if stripped is None:
-        return content
-    saved[content.name] = stripped.saved(data)
-    return stripped.data
+    original = data = wheel.read(content.name)
+    pruned = fatbin.prune(data, plan.gpu_archs) if plan.gpu_archs else None
+    if pruned is not None:
+        zeroed[content.name], data = pruned.freed, pruned.data
+    stripped = symbols.strip(data) if plan.symbols else None
+    if stripped is not None:
+        saved[content.name], data = stripped.saved(data), stripped.data
+    return content if data is original else data
 
 
 def _write_file(
@@ -304,6 +314,7 @@ def _manifest(
     original: Original | None,
     removed: Mapping[str, int],
     symbol_bytes: Mapping[str, int] | None = None,
+    fatbin_bytes: Mapping[str, int] | None = None,
 ) -> bytes:
     """``lean-install.json``: what was removed from which original, by which plan and
     profile. The original's RECORD hash lets the reserve check what it brings back."""
@@ -321,6 +332,7 @@ def _manifest(
         stub_modules=plan.stub_modules,
         gpu_code=plan.gpu_code,
         symbols=symbol_bytes or {},
+        fatbins=fatbin_bytes or {},
     ).dumps()
 
 

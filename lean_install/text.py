@@ -131,8 +131,11 @@ def _summary(report: Report) -> list[str]:
         f"Bloat: {_mb(report.bloat_bytes)} MB, {_pct(report.bloat_share)} of the bytes ({why})."
     )
     if report.removed_bytes:
-        symbols = sum(d.removed.symbols for d in report.distributions if d.removed)
-        of_which = f", {_mb(symbols)} MB of it symbol tables of kept libraries" if symbols else ""
+        removals = [d.removed for d in report.distributions if d.removed]
+        symbols, fatbins = sum(r.symbols for r in removals), sum(r.fatbins for r in removals)
+        parts = [f"{_mb(symbols)} MB symbol tables"] if symbols else []
+        parts += [f"{_mb(fatbins)} MB other GPUs' code"] if fatbins else []
+        of_which = f", of it {' and '.join(parts)} in libraries kept" if parts else ""
         lines.append(
             f"Removed by lean installs: {_mb(report.removed_bytes)} MB{of_which} "
             "(and not restored since)."

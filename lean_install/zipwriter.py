@@ -1,9 +1,9 @@
 """A small zip writer for wheels: raw copies of compressed members, fixed attributes, zip64.
 
 Kept members of a stripped wheel are copied as their compressed bytes (never
-recompressed, with ``copy_file_range`` where the kernel has it); new files are stored;
-times and modes are fixed. So the output depends on its inputs only, not on the zlib
-build: the same inputs give the same bytes.
+recompressed, with ``copy_file_range`` where the kernel has it); new files are stored
+(whole blocks of zeros as holes in the file); times and modes are fixed. So the output
+depends on its inputs only, not on the zlib build: the same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ _DOS_DATE = (1 << 5) | 1  # 1980-01-01, the earliest a zip can say
 _DOS_TIME = 0
 _UNIX = 3 << 8
 _UTF8 = 0x800
+_HOLE = 1 << 16
+_ZEROS = bytes(_HOLE)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class ZipWriter:
         size = len(data)
         entry = _Entry(name.encode(), 0, zlib.crc32(data), size, size, 0o100644, self._position)
         self._local_header(entry)
-        self._write(data)
+        self._write_sparse(data)
 
     def _local_header(self, entry: _Entry) -> None:
         self._entries.append(entry)
@@ -172,12 +174,24 @@ class ZipWriter:
             count, size, start = min(count, _LIMIT16), min(size, _LIMIT32), min(start, _LIMIT32)
         self._write(_END.pack(0x06054B50, 0, 0, count, count, size, start, 0))
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
         self._position += len(data)
+
+    def _write_sparse(self, data: bytes) -> None:
+        """``_write``, leaving a hole for each whole block of zeros (a pruned fatbin's): the
+        file reads the same, and the zeros take no disk."""
+        view, start = memoryview(data), 0
+        for at in range(0, len(data) - _HOLE + 1, _HOLE):
+            if data.startswith(_ZEROS, at):
+                self._write(view[start:at])
+                os.lseek(self._fd, _HOLE, os.SEEK_CUR)
+                self._position += _HOLE
+                start = at + _HOLE
+        self._write(view[start:])
 
 
 def _copy_range(source: int, target: int, offset: int, count: int) -> None:

@@ -142,6 +142,9 @@ class Manifest:
     symbols: Mapping[str, int] = field(default_factory=dict)
     """Wheel paths of the kept libraries whose symbol tables were removed, and the bytes
     that went from each."""
+    fatbins: Mapping[str, int] = field(default_factory=dict)
+    """Wheel paths of the kept libraries whose fatbins lost other GPUs' code, and the
+    bytes zeroed in each (holes once installed)."""
 
     @classmethod
     def from_dict(cls, data: Any, issues: list[Issue]) -> Manifest:
@@ -162,6 +165,7 @@ class Manifest:
             stub_modules=t.strings("stub-modules", ()),
             gpu_code=t.get("gpu-code", bool, False),
             symbols=_sizes(t, "symbols", issues),
+            fatbins=_sizes(t, "fatbins", issues),
         )
 
     @classmethod
@@ -185,6 +189,7 @@ class Manifest:
             "stub-modules": list(self.stub_modules),
             **({"gpu-code": True} if self.gpu_code else {}),
             **({"symbols": dict(sorted(self.symbols.items()))} if self.symbols else {}),
+            **({"fatbins": dict(sorted(self.fatbins.items()))} if self.fatbins else {}),
         }
 
     def dumps(self) -> bytes:
@@ -192,7 +197,7 @@ class Manifest:
 
 
 def _sizes(t: Table, key: str, issues: list[Issue]) -> dict[str, int]:
-    """A table of safe relative paths to sizes in bytes (``removed``, ``symbols``)."""
+    """A table of safe relative paths to sizes in bytes (``removed``, ``symbols``, ...)."""
     sizes = {}
     for path, size in t.get(key, dict, {}, what="a table").items():
         if isinstance(size, int) and not isinstance(size, bool) and size >= 0:
