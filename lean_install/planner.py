@@ -149,7 +149,8 @@ def _below_files(plan: Plan, request: Request) -> Plan:
     stripped in every rebuilt wheel: applied after the plan cache (the same plan either way)."""
     dists = []
     for d in plan.distributions:
-        platform = d.source is not None and not d.source.filename.endswith("-any.whl")
+        wheel = d.source.filename if d.source else ""
+        platform = wheel.endswith(".whl") and not wheel.endswith("-any.whl")
         if request.gpu_archs and d.decision in FETCHED and platform:
             d = replace(d, decision="strip" if d.decision == "keep" else d.decision,
                         gpu_archs=request.gpu_archs)  # fmt: skip
@@ -160,8 +161,7 @@ def _below_files(plan: Plan, request: Request) -> Plan:
 
 
 def _remembered(record: dict[str, Any] | None) -> tuple[Plan, dict[str, Checks]] | None:
-    """The plan and checks a cache record holds; None for another format or a damaged one
-    (planning again replaces it)."""
+    """The plan and checks a cache record holds; None for another format or a damaged one."""
     if record is None or record.get("format") != PLAN_FORMAT:
         return None
     try:

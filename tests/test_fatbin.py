@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 import sysconfig
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from lean_install import fatbin
 from lean_install.cli import main
 from lean_install.errors import UsageError
 from lean_install.fatbin import Pruned, containers, prune, section, sparsify, verify
+from lean_install.wheel import OriginalWheel
 
 DATA = Path(__file__).parent / "data" / "fatbin"
 FATBIN = (DATA / "k.fatbin").read_bytes()
@@ -254,3 +256,30 @@ def test_a_lean_install_keeps_one_gpus_code_as_holes_and_restore_brings_all_back
 
     assert main(["restore", "--python", str(python), "--installer", "pip", "-q", "gpulib"]) == 0
     assert installed.read_bytes() == library
+
+
+@pytest.mark.slow
+def test_the_cuda_builds_libtorch_cuda_keeps_the_hopper_code_only(tmp_path: Path) -> None:
+    """The real thing: ``libtorch_cuda.so`` of the wheel unpinned ``torch`` resolves to
+    (2.14.1's CUDA build: 503 MB, cubins for nine architectures)."""
+    report = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "-q",
+                             "--ignore-installed", "--no-deps", "--report", "-", "torch"],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    (item,) = json.loads(report.stdout)["install"]
+    url = item["download_info"]["url"]
+    if not url.startswith("file://"):
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d",
+                        str(tmp_path), url], check=True)  # fmt: skip
+    path = Path(url.removeprefix("file://")) if url.startswith("file://") else next(
+        tmp_path.glob("torch-*.whl"))  # fmt: skip
+    with OriginalWheel.open(path) as wheel:
+        data = wheel.read("torch/lib/libtorch_cuda.so")
+    before = containers(data, *section(data))  # type: ignore[misc]
+    hopper = sum(e.is_cubin and e.arch == 90 for c in before for e in c.entries)
+    assert len({e.arch for c in before for e in c.entries}) > 5
+    pruned = prune(data, (90,))
+    assert pruned is not None and pruned.freed > len(data) // 3
+    out = tmp_path / "libtorch_cuda.so"
+    out.write_bytes(pruned.data)
+    listed = Counter(line.split()[-1] for line in _listing(out))
+    assert set(listed) <= {"sm_90", "sm_90a"} and sum(listed.values()) == hopper

@@ -8,6 +8,7 @@ decision, dropped files, stubs and notes.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from packaging.utils import NormalizedName, canonicalize_name
 
 from lean_install.classify import REMOVABLE, REMOVABLE_WHY
-from lean_install.errors import LeanInstallError, PlanError
+from lean_install.errors import LeanInstallError, PlanError, RecordError
 from lean_install.listing import WheelListing, entry_point_modules, top_level_modules
 from lean_install.plan import DistributionPlan, Plan
 from lean_install.planner import decide, name_stubs, plan_wheel
@@ -177,8 +178,11 @@ def _resolution(dists: tuple[ResolvedDistribution, ...], markers: dict[str, str]
     report = {
         "install": [
             {
-                "metadata": {"name": d.name, "version": d.version,
-                             "requires_dist": list(d.requires_dist)},
+                "metadata": {
+                    "name": d.name,
+                    "version": d.version,
+                    "requires_dist": list(d.requires_dist),
+                },
                 "download_info": {"url": d.url, "archive_info": {}},
                 "requested": d.requested,
                 "requested_extras": list(d.requested_extras),
@@ -254,7 +258,9 @@ EXPECTED_DECISIONS = {
 
 
 def test_decide_profile_policy() -> None:
-    plans = name_stubs(decide(RESOLUTION, PROFILE, "profile", profile_label="train.toml"), PROFILE, {})
+    plans = name_stubs(
+        decide(RESOLUTION, PROFILE, "profile", profile_label="train.toml"), PROFILE, {}
+    )
     assert {n: p.decision for n, p in plans.items()} == EXPECTED_DECISIONS
     assert plans[NormalizedName("lib-unused")].stub_modules == ("libunused",)
     assert plans[NormalizedName("tool")].stub_modules == ("tool",)  # no listing: a guess, said
@@ -309,6 +315,12 @@ def test_decide_then_plan_wheel_round_trips_as_a_plan() -> None:
     plan = Plan(policy="profile", profile_label="train.toml", distributions=(app,))
     assert Plan.from_dict(plan.to_dict()) == plan
     assert plan.bytes_saved == 5000
+    below = replace(app, symbols=True, gpu_archs=(80, 90))  # what --gpu-arch adds after the cache
+    assert DistributionPlan.from_dict(below.to_dict()) == below
+    assert below.lean_version != app.lean_version != replace(below, gpu_archs=(90,)).lean_version
+    wrong = {**below.to_dict(), "gpu-archs": ["sm_90"]}
+    with pytest.raises(RecordError, match="gpu-archs"):
+        DistributionPlan.from_dict(wrong)
 
 
 def test_top_level_modules_from_a_wheel_listing() -> None:
