@@ -3,10 +3,12 @@ plan (``plan_table``) and a profile (``profile_table``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lean_install.classify import CATEGORIES
 from lean_install.plan import Plan
 from lean_install.profile import Profile
-from lean_install.report import CategoryUsage, Report, _share
+from lean_install.report import CategoryUsage, DistributionReport, Report, _share
 
 __all__ = ["render_table", "plan_table", "profile_table"]
 
@@ -41,26 +43,39 @@ def _row(
     removable: int,
     removed: int,
     report: Report,
+    inside: Sequence[int] = (),
 ) -> list[str]:
     head = [name, version, f"{files:,}", _mb(size)]
     if report.has_profile:
         cells = [*head, _mb(used), _mb(size - used), _pct(_share(size - used, size))]
     else:
         cells = [*head, _mb(removable), _pct(_share(removable, size))]
-    return [*cells, _mb(removed)] if report.removed_bytes else cells
+    return [*cells, *map(_mb, (removed, *inside))] if report.removed_bytes else cells
+
+
+_INSIDE = {"symbols": "of it MB symbols", "fatbins": "of it MB GPU code"}
+"""The parts of the removed bytes that came out of libraries kept, and their columns."""
+
+
+def _inside(report: Report) -> list[str]:
+    """The parts of ``_INSIDE`` that some distribution of ``report`` has."""
+    removals = [d.removed for d in report.distributions if d.removed]
+    return [part for part in _INSIDE if any(getattr(r, part) for r in removals)]
 
 
 def _distribution_table(report: Report, top: int) -> list[str]:
     dists = sorted(report.distributions, key=lambda d: (-d.bytes, d.name))
+    parts = _inside(report)
+
+    def inside(group: Sequence[DistributionReport]) -> list[int]:
+        return [sum(getattr(d.removed, part) for d in group if d.removed) for part in parts]
+
     rows = []
     for d in dists[:top]:
         version = d.version + (f" (profile: {d.profile_version})" if d.profile_version else "")
         removed = d.removed.bytes if d.removed else 0
-        rows.append(
-            _row(
-                d.name, version, d.files, d.bytes, d.used_bytes, d.removable_bytes, removed, report
-            )
-        )
+        rows.append(_row(d.name, version, d.files, d.bytes, d.used_bytes, d.removable_bytes,
+                         removed, report, inside([d])))  # fmt: skip
     rest = dists[top:]
     if rest:
         rows.append(
@@ -73,13 +88,13 @@ def _distribution_table(report: Report, top: int) -> list[str]:
                 sum(d.removable_bytes for d in rest),
                 sum(d.removed.bytes for d in rest if d.removed),
                 report,
+                inside(rest),
             )
         )
     u = report.unowned
     if u.files:
-        rows.append(
-            _row("(no distribution)", "", u.files, u.bytes, 0, u.removable_bytes, 0, report)
-        )
+        rows.append(_row("(no distribution)", "", u.files, u.bytes, 0, u.removable_bytes, 0,
+                         report, [0] * len(parts)))  # fmt: skip
     t = report.totals
     rows.append(
         _row(
@@ -91,10 +106,11 @@ def _distribution_table(report: Report, top: int) -> list[str]:
             report.bloat_bytes if not report.has_profile else 0,
             report.removed_bytes,
             report,
+            inside(report.distributions),
         )
     )
     tail = ["MB used", "MB unused", "% unused"] if report.has_profile else ["MB removable", "%"]
-    tail += ["MB removed"] if report.removed_bytes else []
+    tail += ["MB removed", *(_INSIDE[part] for part in parts)] if report.removed_bytes else []
     return _table(["distribution", "version", "files", "MB installed", *tail], rows, left=2)
 
 

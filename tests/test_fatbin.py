@@ -253,6 +253,14 @@ def test_a_lean_install_keeps_one_gpus_code_as_holes_and_restore_brings_all_back
     (gpulib,) = [d for d in report["distributions"] if d["name"] == "gpulib"]
     removed = gpulib["removed"]
     assert removed["fatbins"] == WIDE_FREED and removed["bytes"] == WIDE_FREED + removed["symbols"]
+    assert main(["report", "--python", str(python)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("| distribution"))
+    row = next(line for line in lines if line.startswith("| gpulib"))
+    cells = [[c.strip() for c in line.split("|")] for line in (header, row)]
+    columns = dict(zip(*cells, strict=True))
+    assert columns["of it MB GPU code"] == f"{WIDE_FREED / 1e6:.1f}", columns
+    assert "of it MB symbols" in columns
 
     assert main(["restore", "--python", str(python), "--installer", "pip", "-q", "gpulib"]) == 0
     assert installed.read_bytes() == library
