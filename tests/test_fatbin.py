@@ -221,7 +221,7 @@ def test_gpu_arch_names_are_checked() -> None:
 # -- the lean install -------------------------------------------------------------------------
 
 
-def test_a_lean_install_keeps_one_gpus_code_as_holes_and_restore_brings_all_back(
+def test_a_lean_install_keeps_one_gpus_code_as_holes_its_lock_too_and_restore_undoes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("LEAN_INSTALL_CACHE_DIR", str(tmp_path / "cache"))
@@ -261,6 +261,13 @@ def test_a_lean_install_keeps_one_gpus_code_as_holes_and_restore_brings_all_back
     columns = dict(zip(*cells, strict=True))
     assert columns["of it MB GPU code"] == f"{WIDE_FREED / 1e6:.1f}", columns
     assert "of it MB symbols" in columns
+
+    pruned = installed.read_bytes()
+    lock, synced = tmp_path / "pylock.toml", create_venv(tmp_path / "synced")
+    assert main(["lock", "-o", str(lock), *argv[1:3], *argv[5:], "--gpu-arch", "sm_90"]) == 0
+    assert main(["sync", str(lock), "--python", str(synced), "--installer", "pip", "-q"]) == 0
+    again = site_packages(synced) / "gpulib" / "libgpu.so"  # the lock carries --gpu-arch
+    assert again.read_bytes() == pruned and again.stat().st_blocks == installed.stat().st_blocks
 
     assert main(["restore", "--python", str(python), "--installer", "pip", "-q", "gpulib"]) == 0
     assert installed.read_bytes() == library
