@@ -11,10 +11,11 @@ nine architectures.
 every PTX entry and every entry of a kind it does not know. It moves them to the
 container's start, lowers the container's size and zeroes the rest of its bytes. No
 container moves, so no address the loader or the CUDA runtime reads changes; the zeros
-become holes in the installed file (``sparsify``) and compress away. A container with no
-code a listed architecture could load stays whole (its kernels never ran there). Fatbins
-kept outside ``.nv_fatbin`` (some libraries keep them in ``.rodata``) are left alone, and
-anything in the section that does not read as containers keeps the library whole.
+are holes in the cached lean wheel and in the installed file (``sparsify``), and compress
+to almost nothing wherever the file is compressed. A container with no code a listed
+architecture could load stays whole (its kernels never ran there). Fatbins kept outside
+``.nv_fatbin`` (some libraries keep them in ``.rodata``) are left alone, and anything in
+the section that does not read as containers keeps the library whole.
 
 ``verify`` reads the result again on its own: the same bytes outside ``.nv_fatbin``, every
 container at its place, its entries the original's kept ones byte for byte, zeros after.

@@ -128,11 +128,12 @@ def _make_holes(env: Environment, names: Iterable[str]) -> None:
     (the installer wrote them as zeros)."""
     for name in names:
         dist = env.distribution(name)
-        path = dist.root / dist.dist_info / layout.MANIFEST_NAME if dist else None
-        manifest = Manifest.read(str(path))[0] if path and path.is_file() else None
-        for member in manifest.fatbins if manifest and dist else ():
-            if (where := dist.absolute(member)).is_file():  # type: ignore[union-attr]
-                fatbin.sparsify(str(where))
+        if dist is None:
+            continue
+        manifest, _ = Manifest.read(str(dist.root / dist.dist_info / layout.MANIFEST_NAME))
+        for member in manifest.fatbins if manifest else ():
+            if (path := dist.absolute(member)).is_file():
+                fatbin.sparsify(str(path))
 
 
 def _sources_to_compile(env: Environment, bytecode: Mapping[str, Sequence[str]]) -> list[str]:
