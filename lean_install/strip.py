@@ -5,10 +5,10 @@ A stripped wheel is the original minus ``plan.drop``, plus a stub for each of
 Version line changed (nothing else), a new RECORD and a manifest
 (``lean-install.json``) saying what was removed and why. Kept members are copied as
 their compressed bytes, not recompressed, while other threads check each one against
-the original RECORD; new files (and the kept shared libraries whose symbol tables a plan
-with ``symbols`` removes: ``symbols.strip``) are stored uncompressed, so the output
-depends on the original and the plan only (not on the zlib build): the same inputs give
-the same bytes.
+the original RECORD; new files (and the kept shared libraries a plan changes inside:
+``symbols.strip``, ``fatbin.prune``) are stored uncompressed, their zeroed blocks as holes,
+so the output depends on the original and the plan only (not on the zlib build): the same
+inputs give the same bytes.
 
 A stub distribution stands for a distribution the profile never used: metadata that
 satisfies its dependents' requirements, and stubs for its top-level modules.

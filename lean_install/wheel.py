@@ -200,8 +200,11 @@ class OriginalWheel:
 
     def read(self, name: str) -> bytes:
         """The content of a member, whole (other threads may ``pread`` the archive
-        meanwhile); the zip CRC is checked."""
-        return self._zip.read(name)
+        meanwhile); the zip CRC is checked. A member that cannot be read is a WheelError."""
+        try:
+            return self._zip.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            raise WheelError(str(self.path), [f"{name} cannot be read ({exc})"]) from None
 
     @property
     def fileno(self) -> int:
@@ -238,7 +241,10 @@ class OriginalWheel:
             return None
         try:
             return self.read(name)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        except WheelError as exc:
+            issues.extend(str(i) for i in exc.issues)
+            return None
+        except OSError as exc:
             issues.append(f"{name} cannot be read ({exc})")
             return None
 
@@ -458,8 +464,8 @@ def _check_symlink(wheel: OriginalWheel, member: Member, issues: list[str]) -> N
         return
     try:
         target = wheel.read(member.name).decode("utf-8", "replace")
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        issues.append(f"{member.name}: symlink cannot be read ({exc})")
+    except WheelError as exc:
+        issues.extend(f"symlink {i}" for i in exc.issues)
         return
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(member.name), target))
     if target.startswith("/") or resolved == ".." or resolved.startswith("../"):

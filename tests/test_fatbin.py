@@ -39,7 +39,8 @@ def _cuobjdump() -> str:
     found = shutil.which("cuobjdump")
     bundled = Path(sysconfig.get_paths()["purelib"]) / "nvidia" / "cu13" / "bin" / "cuobjdump"
     if found is None and not bundled.is_file():
-        pytest.fail("cuobjdump is missing: pip install -e '.[test]' installs it")
+        pytest.fail("cuobjdump is missing: pip install nvidia-cuda-cuobjdump (the test extra "
+                    "installs it on Linux x86_64), or put NVIDIA's cuobjdump on PATH")  # fmt: skip
     return found or str(bundled)
 
 

@@ -14,7 +14,9 @@ from lean_install.wheel import OriginalWheel
 FILES = {
     "pkg/__init__.py": "from pkg import used\n",
     "pkg/used.py": "X = 1\n",
-    "pkg/near.py": "from .sub import thing\nfrom pkg import _fast\n\ndef f():\n    import pkg.late\n",
+    "pkg/near.py": (
+        "from .sub import thing\nfrom pkg import _fast\n\ndef f():\n    import pkg.late\n"
+    ),
     "pkg/_fast.cpython-311-x86_64-linux-gnu.so": b"\x7fELF not really",
     "pkg/late.py": "",
     "pkg/broken.py": "def (:\n",

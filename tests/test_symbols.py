@@ -16,6 +16,7 @@ from conftest import build_wheel, create_venv, pip_install, site_packages
 from elftools.elf.elffile import ELFFile
 from packaging.utils import canonicalize_name
 
+from lean_install.errors import WheelError
 from lean_install.plan import DistributionPlan
 from lean_install.strip import build_stripped_wheel
 from lean_install.symbols import Stripped, strip, verify
@@ -31,8 +32,8 @@ def _library(directory: Path, *flags: str) -> bytes:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "demo.c").write_text(SOURCE)
     output = directory / "libdemo.so"
-    subprocess.run(["gcc", "-shared", "-fPIC", *flags, "-o", str(output), str(directory / "demo.c")],
-                   check=True)  # fmt: skip
+    source = str(directory / "demo.c")
+    subprocess.run(["gcc", "-shared", "-fPIC", *flags, "-o", str(output), source], check=True)
     return output.read_bytes()
 
 
@@ -85,7 +86,9 @@ def test_what_has_nothing_to_strip_or_is_not_a_shared_library_is_left_alone(
     (tmp_path / "demo.c").write_text(SOURCE)
     subprocess.run(["gcc", "-c", "-fPIC", "-o", str(tmp_path / "demo.o"), str(tmp_path / "demo.c")],
                    check=True)  # fmt: skip
-    assert strip((tmp_path / "demo.o").read_bytes()) is None  # relocatable: its relocations need .symtab
+    assert (
+        strip((tmp_path / "demo.o").read_bytes()) is None
+    )  # relocatable: its relocations need .symtab
 
 
 def _link_to_symtab(data: bytes) -> bytes:
@@ -157,8 +160,8 @@ def test_the_stripped_wheel_carries_stripped_libraries_that_pip_installs_and_loa
     assert _answer(installed) == "32"
     check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
-    report = subprocess.run([sys.executable, "-m", "lean_install", "report", "--python", str(python),
-                             "--json"], capture_output=True, text=True, check=True)  # fmt: skip
+    command = [sys.executable, "-m", "lean_install", "report", "--python", str(python), "--json"]
+    report = subprocess.run(command, capture_output=True, text=True, check=True)
     (demo,) = [d for d in json.loads(report.stdout)["distributions"] if d["name"] == "demo"]
     assert demo["removed"]["symbols"] == manifest["symbols"]["demo/libdemo.so"]
     assert demo["removed"]["bytes"] == demo["removed"]["symbols"] + len("x = 1\n")
@@ -176,3 +179,18 @@ def test_without_symbols_in_the_plan_libraries_are_copied_as_they_are(
     manifest = next(n for n in names if n.endswith("lean-install.json"))
     with zipfile.ZipFile(lean) as zf:
         assert "symbols" not in json.loads(zf.read(manifest))
+
+
+def test_a_corrupt_library_in_the_original_is_a_wheel_error_naming_it(
+    library: bytes, tmp_path: Path
+) -> None:
+    """The library is read whole to strip it: damaged bytes say which wheel and member."""
+    files = {"demo/__init__.py": "", "demo/libdemo.so": library, "demo/unused.py": "x = 1\n"}
+    original = build_wheel(tmp_path / "in", "demo", "1.0", files, tag="py3-none-linux_x86_64")
+    with zipfile.ZipFile(original) as zf:
+        info = zf.getinfo("demo/libdemo.so")
+    data = bytearray(original.read_bytes())
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + 50] ^= 0xFF
+    original.write_bytes(bytes(data))
+    with pytest.raises(WheelError, match="demo/libdemo.so cannot be read"):
+        build_stripped_wheel(original, _plan(True, ("demo/unused.py",)), tmp_path / "out")
