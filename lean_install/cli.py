@@ -188,15 +188,15 @@ def _request(args: argparse.Namespace, pip_args: list[str]) -> Any:
             f"{args.command_name}: give the requirements to install",
             hint="for example: lean-install install torch",
         )
-    from lean_install.fatbin import archs
+    from lean_install.options import library_options
     from lean_install.variants import VariantSources
 
     variants = VariantSources(index_urls=tuple(args.variant_index_url),
                               find_links=tuple(args.variant_find_links),
                               enabled=not args.no_variants)  # fmt: skip
+    symbols, gpu_archs = library_options(args)
     return Request(pip_args=tuple(pip_args), profiles=tuple(args.profile), policy=args.policy,
-                   variants=variants, symbols=not args.keep_symbols,
-                   gpu_archs=archs(args.gpu_arch) if args.gpu_arch else ())  # fmt: skip
+                   variants=variants, symbols=symbols, gpu_archs=gpu_archs)  # fmt: skip
 
 
 def _show_plan(args: argparse.Namespace, plan: Any) -> None:
@@ -407,8 +407,9 @@ def _planning(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-variants", action="store_true",
                    help="never swap a GPU build for the CPU build of the same release")  # fmt: skip
-    p.add_argument("--keep-symbols", action="store_true", help="keep libraries' symbol tables")
-    p.add_argument("--gpu-arch", metavar="sm_XY[,...]", help="libraries keep these GPUs' code only")
+    from lean_install.options import add_library_options
+
+    add_library_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 
 

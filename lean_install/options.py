@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from lean_install.errors import UsageError
 from lean_install.sources import PIP_FLAGS, PIP_OPTIONS_WITH_VALUE
 
-__all__ = ["wants_help", "split", "parse"]
+__all__ = ["wants_help", "split", "parse", "add_library_options", "library_options"]
 
 _PIP_OPTIONS = PIP_OPTIONS_WITH_VALUE | PIP_FLAGS
 
@@ -85,3 +85,19 @@ def parse(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[argparse.Na
         args.command_name = command
         return args, pip_args
     return parser.parse_args(argv), []
+
+
+def add_library_options(parser: argparse.ArgumentParser) -> None:
+    """``--keep-symbols`` and ``--gpu-arch``: what happens inside the kept shared libraries
+    (pip's commands and ``conda lean strip`` take the same two)."""
+    parser.add_argument("--keep-symbols", action="store_true", help="keep libraries' symbol tables")
+    parser.add_argument(
+        "--gpu-arch", metavar="sm_XY[,...]", help="libraries keep these GPUs' code only"
+    )
+
+
+def library_options(args: argparse.Namespace) -> tuple[bool, tuple[int, ...]]:
+    """Whether symbols go, and the GPU architectures kept (none: all), from ``args``."""
+    from lean_install.fatbin import archs
+
+    return not args.keep_symbols, archs(args.gpu_arch) if args.gpu_arch else ()

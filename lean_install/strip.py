@@ -25,7 +25,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from lean_install import __version__, fatbin, symbols
+from lean_install import __version__, library
 from lean_install.cache import file_sha256
 from lean_install.errors import WheelError
 from lean_install.plan import DistributionPlan
@@ -273,16 +273,18 @@ def _inside(
     the plan asks and each can be done safely (noting the bytes in ``zeroed`` and
     ``saved``); any other file as it is."""
     wanted = plan.symbols or plan.gpu_archs
-    if not wanted or isinstance(content, bytes) or not symbols.is_candidate(content.name):
+    if not wanted or isinstance(content, bytes) or not library.is_candidate(content.name):
         return content
-    original = data = wheel.read(content.name)
-    pruned = fatbin.prune(data, plan.gpu_archs) if plan.gpu_archs else None
-    if pruned is not None:
-        zeroed[content.name], data = pruned.freed, pruned.data
-    stripped = symbols.strip(data) if plan.symbols else None
-    if stripped is not None:
-        saved[content.name], data = stripped.saved(data), stripped.data
-    return content if data is original else data
+    shrunk = library.shrink(
+        wheel.read(content.name), symbols_too=plan.symbols, gpu_archs=plan.gpu_archs
+    )
+    if shrunk is None:
+        return content
+    if shrunk.fatbin_bytes:
+        zeroed[content.name] = shrunk.fatbin_bytes
+    if shrunk.symbol_bytes:
+        saved[content.name] = shrunk.symbol_bytes
+    return shrunk.data
 
 
 def _write_file(
