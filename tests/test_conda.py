@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -408,6 +409,53 @@ def test_health_check_reports_the_lean_state(conda_python: Path, stripped: Strip
     out = condakit.doctor(conda_python, stripped.prefix, "lean-install").stdout
     assert "4 package(s) stripped by lean-install" in out, out
     assert "pkgc-1.0-0: stripped" in out and "conda lean restore -p" in out
+
+
+def _sections(data: bytes) -> set[str]:
+    from elftools.elf.elffile import ELFFile
+
+    return {section.name for section in ELFFile(io.BytesIO(data)).iter_sections()}
+
+
+def test_kept_libraries_lose_their_symbols_and_the_package_cache_keeps_the_originals(
+    conda_python: Path, stripped: Stripped
+) -> None:
+    assert "librar" in stripped.strip.stdout and "bytes of symbols" in stripped.strip.stdout
+    for path, stem in (("lib/liba.so", "pkga-1.0-0"), ("lib/libb.so", "libb-1.0-0")):
+        data = (stripped.prefix / path).read_bytes()
+        assert ".symtab" not in _sections(data) and ".dynsym" in _sections(data), path
+        cached = _cached(stripped.prefix, stem, path)
+        assert len(data) < cached.stat().st_size
+        assert hashlib.sha256(cached.read_bytes()).hexdigest() == stripped.before[path]
+        assert ".symtab" in _sections(cached.read_bytes())
+        assert cached.stat().st_ino != (stripped.prefix / path).stat().st_ino  # link broken
+        manifest = json.loads((stripped.prefix / "lean-install/conda" / f"{stem}.json").read_text())
+        assert path in manifest["rewritten"], manifest
+        entry = read_record(stripped.prefix / "conda-meta" / f"{stem}.json").entries[path]
+        assert entry.sha256_in_prefix == hashlib.sha256(data).hexdigest()
+        assert entry.sha256 == stripped.before[path]  # the package's file, as conda recorded it
+    # the interpreter is kept whole, its libraries included
+    python = read_record(next((stripped.prefix / "conda-meta").glob("python-*.json")))
+    assert all(stripped.before[f] == _tree(stripped.prefix)[f] for f in python.files)
+
+
+def _cached(prefix: Path, stem: str, path: str) -> Path:
+    manifest = json.loads((prefix / "lean-install/conda" / f"{stem}.json").read_text())
+    return Path(json.loads(manifest["original"])["extracted_package_dir"]) / path
+
+
+def test_keep_symbols_leaves_the_kept_libraries_as_conda_linked_them(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    prefix, proc = _strip_fresh(conda_python, channel, tmp_path, "--keep-symbols")
+    assert "bytes of symbols" not in proc.stdout
+    for path in ("lib/liba.so", "lib/libb.so"):
+        assert ".symtab" in _sections((prefix / path).read_bytes())
+    assert all(
+        not json.loads(m.read_text())["rewritten"] for m in prefix.glob("lean-install/conda/*")
+    )
+    assert _workload(prefix).returncode == 0
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
 
 
 def test_restore_all_gives_back_every_file_byte_for_byte(
@@ -1121,6 +1169,9 @@ def test_pack_writes_lean_packages_whose_info_matches_their_contents(
         assert set(provenance["removed"]).isdisjoint(listed)
     pkga = _extract(conda_python, next(lean_channel.glob("linux-64/pkga-*.conda")), tmp_path / "a")
     assert not (pkga / SP / "pkga/data/unused.txt").exists() and (pkga / "lib/liba.so").is_file()
+    assert ".symtab" not in _sections((pkga / "lib/liba.so").read_bytes())
+    rewritten = json.loads((pkga / "info/lean-install.json").read_text())["rewritten"]
+    assert rewritten["lib/liba.so"]["symbol-bytes"] > 0, rewritten
     stub = (pkga / SP / "pkga/unused.py").read_text()
     assert stub.startswith("# lean-install stub") and "conda install -c file://" in stub
     pkgn = _extract(conda_python, next(lean_channel.glob("noarch/pkgn-*.conda")), tmp_path / "n")

@@ -7,7 +7,7 @@ runs that journal again, forward, before its own work, and says so.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,14 +47,17 @@ def strip_prefix(
     dry_run: bool = False,
     only: Collection[str] | None = None,
     on_miss_mode: str | None = None,
+    symbols: bool = True,
+    gpu_archs: Sequence[int] = (),
 ) -> tuple[str, StripPlan]:
     """``conda lean strip``: what was recovered first, and the plan followed (``only``: the
     package stems that may be stripped, None: all; ``on_miss_mode``: set the prefix's
-    on-miss mode too)."""
+    on-miss mode too; ``symbols``, ``gpu_archs``: what ``strip.strip`` does inside the
+    kept libraries)."""
     if on_miss_mode is not None:
         _check_mode(on_miss_mode)
     done = "" if dry_run else recover(prefix)
-    plan = strip(prefix, profile, dry_run=dry_run, only=only)
+    plan = strip(prefix, profile, dry_run=dry_run, only=only, symbols=symbols, gpu_archs=gpu_archs)
     if on_miss_mode is not None and not dry_run:
         configure_on_miss(prefix, on_miss_mode)
     return done, plan

@@ -60,6 +60,11 @@ def _check_package(prefix: Path, stem: str, stubs: tuple[str, ...], state: LeanS
             state.problems.append(f"{stem}: the stub {stub} is missing or changed")
 
 
+def _rewritten_said(rewritten: tuple[str, ...]) -> str:
+    n = len(rewritten)
+    return f", {n} librar{'ies' if n != 1 else 'y'} smaller inside" if n else ""
+
+
 def lean_state(prefix: str | os.PathLike[str]) -> LeanState:
     """The lean state of ``prefix`` (empty for a prefix lean-install never stripped)."""
     prefix = Path(prefix)
@@ -76,7 +81,8 @@ def lean_state(prefix: str | os.PathLike[str]) -> LeanState:
         for stem, manifest in read_manifests(prefix).items():
             state.lean.append(
                 f"{stem}: stripped (profile {manifest.profile or '?'}): "
-                f"{len(manifest.removed)} files removed, {len(manifest.stubs)} stubs; "
+                f"{len(manifest.removed)} files removed, {len(manifest.stubs)} stubs"
+                f"{_rewritten_said(manifest.rewritten)}; "
                 f"restore with: {restore_command(prefix, manifest.name)}"
             )
             _check_package(prefix, stem, manifest.stubs, state)

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,6 +56,11 @@ class StripStep:
     record: Mapping[str, Any]
     """The ``conda-meta`` record to write."""
     manifest: Mapping[str, Any]
+    rewrite: Mapping[str, str] = field(default_factory=dict)
+    """Prefix-relative path of a kept library -> the sha256 it has once written again
+    smaller inside (``library.shrink`` with ``symbols`` and ``gpu_archs``)."""
+    symbols: bool = False
+    gpu_archs: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +69,9 @@ class StripStep:
             "stubs": dict(self.stubs),
             "record": dict(self.record),
             "manifest": dict(self.manifest),
+            "rewrite": dict(self.rewrite),
+            "symbols": self.symbols,
+            "gpu-archs": list(self.gpu_archs),
         }
 
     @classmethod
@@ -74,11 +82,16 @@ class StripStep:
             stubs=t.string_map("stubs"),
             record=t.get("record", dict),
             manifest=t.get("manifest", dict),
+            rewrite=t.string_map("rewrite"),
+            symbols=t.get("symbols", bool, False),
+            gpu_archs=tuple(a for a in t.get("gpu-archs", list, []) if isinstance(a, int)),
         )
-        for index, path in enumerate([*step.remove, *step.stubs]):
-            why = layout.unsafe_path_reason(path)
-            if why:
-                t.problem("remove" if index < len(step.remove) else "stubs", f"{path!r} {why}")
+        named = {"remove": step.remove, "stubs": tuple(step.stubs), "rewrite": tuple(step.rewrite)}
+        for key, paths in named.items():
+            for path in paths:
+                why = layout.unsafe_path_reason(path)
+                if why:
+                    t.problem(key, f"{path!r} {why}")
         return step
 
 

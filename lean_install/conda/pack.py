@@ -5,7 +5,9 @@ closure of ``conda lean strip``), pack builds a **lean package** from the origin
 package cache: the same name and version, the build string suffixed ``_lean<digest>``
 (``1.0-0`` -> ``1.0-0_lean3f2a9c01d4``; the digest is of what was removed and of the
 stubs), the files the plan keeps byte for byte as the original package has them (prefix
-placeholders still in), a stub where a removed module's package stays, and ``info/``
+placeholders still in) but the kept shared libraries, which are written smaller inside as
+``conda lean strip`` writes them (``library.shrink``: symbols, and with ``gpu_archs`` the
+GPU code of other architectures), a stub where a removed module's package stays, and ``info/``
 rewritten to match: ``paths.json`` (the kept entries as they were, the stubs with their
 sha256 and size), ``files``, ``index.json`` (the new build string; dependencies as they
 were), ``has_prefix`` and ``no_link`` cut to what is kept, and ``info/lean-install.json``
@@ -34,19 +36,20 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lean_install import __version__
+from lean_install import __version__, library
 from lean_install.backup import link_or_copy
 from lean_install.conda import journal
 from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.channel import Indexer, index_channel
 from lean_install.conda.manifest import Manifest, read_manifests
-from lean_install.conda.plan import PackagePlan, Stub, plan_strip, stub_for
+from lean_install.conda.plan import PackagePlan, Stub, library_candidates, plan_strip, stub_for
 from lean_install.conda.records import PrefixRecord, parse_record
 from lean_install.errors import (
     InvalidInputError,
@@ -77,13 +80,17 @@ class PackedPackage:
     removed: int = 0
     stubs: int = 0
     bytes_removed: int = 0
+    rewritten: int = 0
+    """Kept libraries written smaller inside."""
 
     def describe(self) -> str:
         if not self.lean:
             return f"{self.stem}: copied whole -> {self.filename}"
+        smaller = f", {self.rewritten} librar{'ies' if self.rewritten != 1 else 'y'} smaller"
         return (
             f"{self.stem}: lean -> {self.filename}: {self.removed} of {self.files} files "
             f"removed ({self.bytes_removed:,} bytes), {self.stubs} stub(s)"
+            f"{smaller if self.rewritten else ''}"
         )
 
 
@@ -118,10 +125,20 @@ class _Job:
     remove: tuple[str, ...]
     stubs: tuple[Stub, ...]
     bytes_removed: int = 0
+    libraries: tuple[str, ...] = ()
+    """Kept libraries (prefix paths) to write smaller inside, as ``Shrinking`` says."""
 
     @property
     def lean(self) -> bool:
-        return bool(self.remove or self.stubs)
+        return bool(self.remove or self.stubs or self.libraries)
+
+
+@dataclass(frozen=True)
+class _Shrinking:
+    """What pack does inside kept libraries (``conda lean strip``'s two options)."""
+
+    symbols: bool = True
+    gpu_archs: tuple[int, ...] = ()
 
 
 def _way_back(record: PrefixRecord) -> str:
@@ -153,10 +170,11 @@ def _jobs(
             stubs = _restubbed(original, manifest.stubs, manifest.profile or label)
             entries = original.entries
             size = sum(entries[p].size_in_bytes or 0 for p in manifest.removed if p in entries)
-            jobs.append(_Job(original, manifest.removed, stubs, size))
+            jobs.append(_Job(original, manifest.removed, stubs, size, manifest.rewritten))
             continue
         stubs = _restubbed(record, [s.path for s in package.stubs], label)
-        jobs.append(_Job(record, package.remove, stubs, package.bytes_removed))
+        libraries = library_candidates(package)
+        jobs.append(_Job(record, package.remove, stubs, package.bytes_removed, libraries))
     return jobs
 
 
@@ -254,15 +272,21 @@ def _package_path(record: PrefixRecord, path: str) -> str:
     return path
 
 
-def lean_build(build: str, removed: Sequence[str], stubs: Mapping[str, bytes]) -> str:
-    """The build string of the lean package of ``build``: ``<build>_lean<digest>``."""
-    canon = json.dumps(
-        {
-            "removed": sorted(removed),
-            "stubs": {p: hashlib.sha256(d).hexdigest() for p, d in sorted(stubs.items())},
-        },
-        sort_keys=True,
-    )
+def lean_build(
+    build: str,
+    removed: Sequence[str],
+    stubs: Mapping[str, bytes],
+    rewritten: Mapping[str, str] | None = None,
+) -> str:
+    """The build string of the lean package of ``build``: ``<build>_lean<digest>``
+    (``rewritten``: package path -> sha256 of the libraries written smaller)."""
+    facts: dict[str, Any] = {
+        "removed": sorted(removed),
+        "stubs": {p: hashlib.sha256(d).hexdigest() for p, d in sorted(stubs.items())},
+    }
+    if rewritten:
+        facts["rewritten"] = dict(sorted(rewritten.items()))
+    canon = json.dumps(facts, sort_keys=True)
     return f"{build}_lean{hashlib.sha256(canon.encode()).hexdigest()[:10]}"
 
 
@@ -310,9 +334,37 @@ def _lean_info(
     return info
 
 
-def _build_lean(job: _Job, work: Path, profile: str) -> tuple[str, str, dict[str, Any]]:
-    """Build the lean package of ``job`` in ``work``; (subdir, file name, index.json). A
-    job that removes nothing re-archives the package unchanged, under its own build."""
+def _shrink(
+    root: Path, source: Path, kept: list[dict[str, Any]], paths: set[str], how: _Shrinking
+) -> dict[str, library.Shrunk]:
+    """Write the kept libraries ``paths`` (package paths) smaller under ``root``, their
+    ``kept`` entries updated; what each became."""
+    done = {}
+    for number, entry in enumerate(kept):
+        path = entry["_path"]
+        if path not in paths or entry.get("prefix_placeholder"):
+            continue
+        shrunk = library.shrink(
+            (source / path).read_bytes(), symbols_too=how.symbols, gpu_archs=how.gpu_archs
+        )
+        if shrunk is None:
+            continue
+        target = root / path
+        target.unlink()  # a hard link to the package cache's file: never written through
+        target.write_bytes(shrunk.data)
+        target.chmod(stat.S_IMODE((source / path).stat().st_mode))
+        sha256 = hashlib.sha256(shrunk.data).hexdigest()
+        kept[number] = {**entry, "sha256": sha256, "size_in_bytes": len(shrunk.data)}
+        done[path] = shrunk
+    return done
+
+
+def _build_lean(
+    job: _Job, work: Path, profile: str, how: _Shrinking = _Shrinking()
+) -> tuple[str, str, dict[str, Any], int]:
+    """Build the lean package of ``job`` in ``work``; (subdir, file name, index.json, the
+    number of libraries written smaller). A job that changes nothing re-archives the
+    package unchanged, under its own build."""
     record = job.record
     removed = {
         _package_path(record, p)
@@ -328,12 +380,18 @@ def _build_lean(job: _Job, work: Path, profile: str) -> tuple[str, str, dict[str
         ]
         root = work / "pkg"
         stub_entries = _lay_out(root, source, kept_entries, stubs)
+        libraries = {_package_path(record, p) for p in job.libraries}
+        shrunk = _shrink(root, source, kept_entries, libraries, how)
+        rewritten = {e["_path"]: e["sha256"] for e in kept_entries if e["_path"] in shrunk}
         index = json.loads((source / "info" / "index.json").read_text(encoding="utf-8"))
-        if job.lean:
-            index["build"] = lean_build(
-                str(index.get("build", record.build)), sorted(removed), stubs
-            )
+        if removed or stubs or shrunk:
+            build = str(index.get("build", record.build))
+            index["build"] = lean_build(build, sorted(removed), stubs, rewritten)
         provenance = _provenance(record, profile, removed, stubs)
+        provenance["rewritten"] = {
+            p: {"symbol-bytes": s.symbol_bytes, "fatbin-bytes": s.fatbin_bytes}
+            for p, s in sorted(shrunk.items())
+        }
         info = _lean_info(source, kept_entries + stub_entries, index, provenance)
         for name in _info_files(source):
             _place(source / "info" / name, root / "info" / name)
@@ -348,7 +406,7 @@ def _build_lean(job: _Job, work: Path, profile: str) -> tuple[str, str, dict[str
         subdir = str(index.get("subdir") or record.subdir or "noarch")
         (work / "out").mkdir(exist_ok=True)
         _cph().create(str(root), members, str(work / "out" / filename))
-    return subdir, filename, index
+    return subdir, filename, index, len(shrunk)
 
 
 def _lay_out(
@@ -400,7 +458,7 @@ def _whole(record: PrefixRecord, work: Path) -> tuple[str, str, dict[str, Any]]:
         usable = _sha256(tarball) == expected
     if not usable or tarball is None:  # re-archive the extracted package, unchanged
         job = _Job(record, (), ())
-        subdir, filename, index = _build_lean(job, work, "")
+        subdir, filename, index, _ = _build_lean(job, work, "")
         return subdir, filename, index
     with tempfile.TemporaryDirectory(prefix="lean-install-pack-") as tmp:
         index = _read_index(tarball, Path(tmp), record)
@@ -432,9 +490,13 @@ def pack(
     *,
     lean_only: bool = False,
     indexer: Indexer = "auto",
+    symbols: bool = True,
+    gpu_archs: Sequence[int] = (),
 ) -> PackResult:
     """Write the lean packages of ``prefix`` under the profile at ``profile_path`` (and,
-    unless ``lean_only``, the others whole) into the channel ``out_dir``, indexed."""
+    unless ``lean_only``, the others whole) into the channel ``out_dir``, indexed;
+    ``symbols``, ``gpu_archs``: what happens inside the kept libraries, as in ``strip``."""
+    how = _Shrinking(symbols, tuple(gpu_archs))
     prefix = Path(prefix).absolute()
     index = PrefixIndex.of(prefix)
     journal.refuse_interrupted(
@@ -455,9 +517,10 @@ def pack(
             work = Path(tmp) / str(number)
             work.mkdir()
             try:
-                subdir, filename, info = (
-                    _build_lean(job, work, label) if job.lean else _whole(job.record, work)
-                )
+                if job.lean:
+                    subdir, filename, info, rewritten = _build_lean(job, work, label, how)
+                else:
+                    (subdir, filename, info), rewritten = _whole(job.record, work), 0
             except InvalidInputError as error:
                 issues += [Issue(job.record.stem, str(i)) for i in error.issues]
                 continue
@@ -466,11 +529,12 @@ def pack(
                 PackedPackage(
                     stem=job.record.stem,
                     filename=f"{subdir}/{filename}",
-                    lean=job.lean,
+                    lean=info.get("build") != job.record.build,
                     files=len(job.record.files),
                     removed=len(job.remove),
                     stubs=len(job.stubs),
                     bytes_removed=job.bytes_removed,
+                    rewritten=rewritten,
                 )
             )
         if issues:

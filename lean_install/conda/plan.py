@@ -23,6 +23,12 @@ library its ``DT_NEEDED`` entries resolve to in the prefix (``dynlib``: through 
 a kept symlink keeps what it points to; a kept file in a Python package keeps the
 ``__init__.py`` of every package above it.
 
+A kept shared library of a package that is stripped (``exact``, ``other-version``,
+``unused``) can be rewritten smaller inside (``library.shrink``: symbol tables, GPU code for
+other architectures): ``library_candidates`` lists them; ``conda.strip`` reads each and
+fills ``PackagePlan.rewrites`` with what it would write. Files conda wrote a prefix into
+(placeholders) and links stay as they are.
+
 A removed Python module gets a stub (``lean_install.stubs``) where its parent package is
 still there: importing it brings the module back from the package cache (the prefix's
 on-miss mode, ``runtime.conda_reserve``) or raises the clear ``ModuleNotFoundError`` that
@@ -41,7 +47,7 @@ from typing import Literal
 
 from packaging.utils import canonicalize_name
 
-from lean_install import stubs
+from lean_install import library, stubs
 from lean_install.classify import Classifier
 from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.records import PrefixRecord
@@ -53,6 +59,8 @@ __all__ = [
     "INTERPRETERS",
     "Stub",
     "PackagePlan",
+    "Rewrite",
+    "library_candidates",
     "StripPlan",
     "plan_strip",
     "restore_command",
@@ -64,6 +72,7 @@ __all__ = [
 Rule = Literal[
     "exact", "other-version", "unused", "interpreter", "no-reserve", "already-lean", "untouched"
 ]
+_STRIPPED_RULES: frozenset[Rule] = frozenset({"exact", "other-version", "unused"})
 INTERPRETERS = frozenset({"python", "pypy", "pypy3"})
 """Packages kept whole: the interpreter the prefix runs (and conda runs there)."""
 
@@ -90,6 +99,17 @@ class Stub:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Rewrite:
+    """A kept library a strip writes again, smaller inside: the result's sha256 and size,
+    and what went."""
+
+    sha256: str
+    size: int
+    symbol_bytes: int = 0
+    fatbin_bytes: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class PackagePlan:
     """What a strip does to one conda package."""
 
@@ -100,10 +120,18 @@ class PackagePlan:
     """Prefix-relative files that go (a stub may then stand at the same path)."""
     stubs: tuple[Stub, ...] = ()
     bytes_removed: int = 0
+    rewrites: Mapping[str, Rewrite] = field(default_factory=dict)
+    """Kept libraries written again smaller inside (``conda.strip`` fills it)."""
 
     @property
     def changes(self) -> bool:
-        return bool(self.remove or self.stubs)
+        return bool(self.remove or self.stubs or self.rewrites)
+
+    @property
+    def bytes_saved(self) -> int:
+        """Bytes the strip frees: files removed, symbols stripped, GPU code zeroed."""
+        inside = sum(r.symbol_bytes + r.fatbin_bytes for r in self.rewrites.values())
+        return self.bytes_removed + inside
 
     def describe(self) -> str:
         r = self.record
@@ -114,7 +142,18 @@ class PackagePlan:
         return (
             f"{head}: strip ({self.reason}): removes {len(self.remove)} of {len(r.files)} "
             f"files ({self.bytes_removed:,} bytes){stubs_said if self.stubs else ''}"
+            f"{self._rewrites_said()}"
         )
+
+    def _rewrites_said(self) -> str:
+        if not self.rewrites:
+            return ""
+        symbols = sum(r.symbol_bytes for r in self.rewrites.values())
+        gpu = sum(r.fatbin_bytes for r in self.rewrites.values())
+        said = [f"{symbols:,} bytes of symbols"] if symbols else []
+        said += [f"{gpu:,} bytes of GPU code"] if gpu else []
+        n = len(self.rewrites)
+        return f"; {n} librar{'ies' if n != 1 else 'y'} smaller by {' and '.join(said)}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,13 +161,17 @@ class StripPlan:
     prefix: Path
     profile: str
     packages: tuple[PackagePlan, ...]
+    symbols: bool = False
+    """Whether the kept libraries' ``rewrites`` strip symbols (``conda.strip``)."""
+    gpu_archs: tuple[int, ...] = ()
+    """The GPU architectures the kept libraries' fatbins keep code for (none: all)."""
 
     @property
     def changed(self) -> tuple[PackagePlan, ...]:
         return tuple(p for p in self.packages if p.changes)
 
     def describe(self) -> list[str]:
-        total = sum(p.bytes_removed for p in self.packages)
+        total = sum(p.bytes_saved for p in self.packages)
         lines = [p.describe() for p in self.packages]
         lines.append(f"{len(self.changed)} package(s) to strip, {total:,} bytes to remove")
         return lines
@@ -324,6 +367,26 @@ def stub_for(record: PrefixRecord, path: str, profile: str, way_back: str = "") 
 
 
 # -- the plan --------------------------------------------------------------------------------
+
+
+def library_candidates(package: PackagePlan) -> tuple[str, ...]:
+    """The kept shared libraries of ``package`` a strip may write again smaller: plain
+    files conda linked from the package as they are (no prefix placeholder, a sha256 to
+    check them by), in a package the plan strips."""
+    if package.rule not in _STRIPPED_RULES:
+        return ()
+    removed = set(package.remove)
+    entries = package.record.entries
+    return tuple(
+        p
+        for p in package.record.files
+        if p not in removed
+        and library.is_candidate(p)
+        and (entry := entries.get(p)) is not None
+        and entry.path_type == "hardlink"
+        and not entry.prefix_placeholder
+        and entry.sha256_on_disk
+    )
 
 
 def _size(record: PrefixRecord, prefix: Path, path: str) -> int:

@@ -58,6 +58,9 @@ def configure_parser(parser: ArgumentParser) -> None:
     _add_prefix(strip)
     strip.add_argument("--profile", required=True, help="the usage profile (lean-install trace)")
     strip.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    from lean_install.options import add_library_options
+
+    add_library_options(strip)
     strip.add_argument(
         "--on-miss",
         choices=("restore", "error", "log"),
@@ -118,6 +121,7 @@ def configure_parser(parser: ArgumentParser) -> None:
     )
     _add_prefix(pack)
     pack.add_argument("--profile", required=True, help="the usage profile (lean-install trace)")
+    add_library_options(pack)
     pack.add_argument(
         "-o", "--output", required=True, metavar="CHANNEL_DIR", help="the channel directory"
     )
@@ -149,9 +153,16 @@ def _fail(error: Exception) -> int:
 
 def _strip(prefix: str, args: Namespace) -> int:
     from lean_install.conda import commands
+    from lean_install.options import library_options
 
+    symbols, gpu_archs = library_options(args)
     done, plan = commands.strip_prefix(
-        prefix, args.profile, dry_run=args.dry_run, on_miss_mode=args.on_miss
+        prefix,
+        args.profile,
+        dry_run=args.dry_run,
+        on_miss_mode=args.on_miss,
+        symbols=symbols,
+        gpu_archs=gpu_archs,
     )
     if done:
         print(done)
@@ -236,8 +247,18 @@ def _report(prefix: str, args: Namespace) -> int:
 
 def _pack(prefix: str, args: Namespace) -> int:
     from lean_install.conda.pack import pack
+    from lean_install.options import library_options
 
-    result = pack(prefix, args.profile, args.output, lean_only=args.lean_only, indexer=args.indexer)
+    symbols, gpu_archs = library_options(args)
+    result = pack(
+        prefix,
+        args.profile,
+        args.output,
+        lean_only=args.lean_only,
+        indexer=args.indexer,
+        symbols=symbols,
+        gpu_archs=gpu_archs,
+    )
     for line in result.describe():
         print(line)
     return 0

@@ -1,6 +1,7 @@
 """Restore stripped conda packages: their original files and records, byte for byte.
 
-Per package, from its manifest: every removed file comes back from the package cache
+Per package, from its manifest: every removed file, and every library the strip wrote
+again smaller, comes back from the package cache
 (``reserve``: checked against the sha256 its record says it had in the prefix, before
 anything is written), hard-linked from the extracted package as conda links it when it
 can be, else written; the stubs that stood for removed modules go; bytecode conda had
@@ -71,7 +72,7 @@ def _restore_one(prefix: Path, manifest: Manifest) -> None:
     meta = prefix / CONDA_META / f"{manifest.stem}.json"
     original = parse_record(meta, manifest.original)
     entries = original.entries
-    removed = set(manifest.removed)
+    removed = set(manifest.removed) | set(manifest.rewritten)
     known = [p for p, e in entries.items() if p in removed or _gone(prefix, p, e.path_type)]
     found = originals(original, known, entries)  # everything in hand before any change
     for stub in manifest.stubs:

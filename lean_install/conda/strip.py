@@ -4,28 +4,41 @@
 which ``conda doctor`` already finds files missing is refused), makes the plan
 (``plan.plan_strip``), and, unless it is a dry run, writes the journal and applies it:
 per package, the manifest (what goes, and the record as it was), then the removals, the
-stubs, and the rewritten record, whose ``files`` and ``paths_data.paths`` list exactly
-what is on disk (stubs with their sha256 and size), so ``conda doctor``, ``conda list``
-and ``conda remove`` keep working.
+stubs, the kept libraries written again smaller inside (``library.shrink``: symbols, GPU
+code of other architectures; each atomically, which breaks conda's hard link, so the
+package cache keeps the original), and the rewritten record, whose ``files`` and
+``paths_data.paths`` list exactly what is on disk (stubs with their sha256 and size, a
+rewritten library with its new ``sha256_in_prefix``), so ``conda doctor``, ``conda
+list`` and ``conda remove`` keep working.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Callable, Collection
+import stat
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from lean_install import stubs
+from lean_install import fatbin, library, stubs
 from lean_install.conda import journal
 from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.manifest import Manifest, load_manifest, read_manifests
-from lean_install.conda.plan import PackagePlan, StripPlan, plan_strip
+from lean_install.conda.plan import PackagePlan, Rewrite, StripPlan, library_candidates, plan_strip
 from lean_install.conda.records import CONDA_META, PathEntry, record_bytes
-from lean_install.errors import InvalidInputError, Issue
+from lean_install.errors import InvalidInputError, Issue, RecoveryError
 from lean_install.profile import Profile
 from lean_install.runtime import layout
 
-__all__ = ["strip", "step_of", "install_runtime", "apply_strip", "check_complete"]
+__all__ = [
+    "strip",
+    "step_of",
+    "with_rewrites",
+    "install_runtime",
+    "apply_strip",
+    "check_complete",
+]
 
 
 def check_complete(index: PrefixIndex) -> None:
@@ -45,8 +58,46 @@ def check_complete(index: PrefixIndex) -> None:
         )
 
 
-def step_of(package: PackagePlan, profile: str) -> journal.StripStep:
-    """What applying ``package``'s plan writes, all of it."""
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _rewrites(
+    prefix: Path, package: PackagePlan, symbols: bool, gpu_archs: Sequence[int]
+) -> dict[str, Rewrite]:
+    """What writing ``package``'s kept libraries again smaller would give, each read from
+    the prefix; a library that is not as its record says, or that nothing shrinks, stays."""
+    found = {}
+    for path in library_candidates(package):
+        target = prefix / path
+        if target.is_symlink() or not target.is_file():
+            continue
+        data = target.read_bytes()
+        if _sha256(data) != package.record.entries[path].sha256_on_disk:
+            continue
+        shrunk = library.shrink(data, symbols_too=symbols, gpu_archs=gpu_archs)
+        if shrunk is not None:
+            found[path] = Rewrite(
+                sha256=_sha256(shrunk.data),
+                size=len(shrunk.data),
+                symbol_bytes=shrunk.symbol_bytes,
+                fatbin_bytes=shrunk.fatbin_bytes,
+            )
+    return found
+
+
+def with_rewrites(plan: StripPlan, *, symbols: bool, gpu_archs: Sequence[int] = ()) -> StripPlan:
+    """``plan`` with the rewrites of the kept libraries (none when neither is asked)."""
+    if not symbols and not gpu_archs:
+        return plan
+    packages = tuple(
+        replace(p, rewrites=_rewrites(plan.prefix, p, symbols, gpu_archs)) for p in plan.packages
+    )
+    return replace(plan, packages=packages, symbols=symbols, gpu_archs=tuple(gpu_archs))
+
+
+def step_of(package: PackagePlan, profile: str, plan: StripPlan) -> journal.StripStep:
+    """What applying ``package``'s plan (one of ``plan``'s) writes, all of it."""
     record = package.record
     stubs = {s.path: s for s in package.stubs}
     removed = set(package.remove)
@@ -58,6 +109,12 @@ def step_of(package: PackagePlan, profile: str) -> journal.StripStep:
         if path in stubs:
             stub = stubs.pop(path)
             paths.append(PathEntry.for_file(path, stub.sha256, len(stub.data)))
+        elif path in package.rewrites:
+            new = package.rewrites[path]
+            raw = {**entry.raw, "sha256_in_prefix": new.sha256, "size_in_bytes": new.size}
+            paths.append(
+                replace(entry, sha256_in_prefix=new.sha256, size_in_bytes=new.size, raw=raw)
+            )
         elif path not in removed:
             paths.append(entry)
     paths += [PathEntry.for_file(p, s.sha256, len(s.data)) for p, s in stubs.items()]
@@ -68,6 +125,7 @@ def step_of(package: PackagePlan, profile: str) -> journal.StripStep:
         removed=package.remove,
         stubs=tuple(s.path for s in package.stubs),
         original=record.source.read_text(encoding="utf-8"),
+        rewritten=tuple(package.rewrites),
     )
     return journal.StripStep(
         stem=record.stem,
@@ -75,7 +133,31 @@ def step_of(package: PackagePlan, profile: str) -> journal.StripStep:
         stubs={s.path: s.text for s in package.stubs},
         record=record.to_dict(files, paths),
         manifest=manifest.to_dict(),
+        rewrite={p: r.sha256 for p, r in package.rewrites.items()},
+        symbols=plan.symbols,
+        gpu_archs=plan.gpu_archs,
     )
+
+
+def _rewrite(prefix: Path, path: str, step: journal.StripStep) -> None:
+    """Write the kept library at ``path`` again smaller, as ``step`` says (done already:
+    nothing to do); anything but the original or the result is refused."""
+    target = prefix / path
+    data = target.read_bytes()
+    wanted = step.rewrite[path]
+    if _sha256(data) == wanted:
+        return
+    shrunk = library.shrink(data, symbols_too=step.symbols, gpu_archs=step.gpu_archs)
+    if shrunk is None or _sha256(shrunk.data) != wanted:
+        raise RecoveryError(
+            f"{target} changed since conda lean strip read it: it is neither the library "
+            f"its record names nor the one the strip writes",
+            hint=f"remove {journal.journal_path(prefix)}, reinstall {step.stem} (conda "
+            "install --force-reinstall NAME) and strip again",
+        )
+    layout.write_atomically(target, shrunk.data, stat.S_IMODE(target.stat().st_mode))
+    if shrunk.fatbin_bytes:
+        fatbin.sparsify(str(target))
 
 
 def _remove(prefix: Path, path: str, keep_dirs: set[str]) -> None:
@@ -123,6 +205,8 @@ def apply_strip(
                 _remove(prefix, path, keep_dirs)
         for path, text in step.stubs.items():
             layout.write_atomically(prefix / path, text.encode())
+        for path in step.rewrite:
+            _rewrite(prefix, path, step)
         layout.write_atomically(
             prefix / CONDA_META / f"{step.stem}.json", record_bytes(step.record)
         )
@@ -136,9 +220,13 @@ def strip(
     *,
     dry_run: bool = False,
     only: Collection[str] | None = None,
+    symbols: bool = True,
+    gpu_archs: Sequence[int] = (),
 ) -> StripPlan:
     """Strip ``prefix`` as the profile at ``profile_path`` says; the plan it followed.
-    ``only``: the package stems that may be stripped (None: every package).
+    ``only``: the package stems that may be stripped (None: every package); ``symbols``:
+    kept libraries lose their symbol tables; ``gpu_archs``: their fatbins keep only the
+    code these GPU architectures load (``fatbin.archs``).
 
     A prefix with an interrupted command's journal is refused: ``commands.strip_prefix``
     completes that first.
@@ -152,9 +240,10 @@ def strip(
     profile = Profile.load(os.fspath(profile_path))
     lean = read_manifests(prefix)
     plan = plan_strip(index, profile, os.fspath(profile_path), lean=lean, only=only)
+    plan = with_rewrites(plan, symbols=symbols, gpu_archs=gpu_archs)
     if dry_run or not plan.changed:
         return plan
-    steps = tuple(step_of(p, os.fspath(profile_path)) for p in plan.changed)
+    steps = tuple(step_of(p, os.fspath(profile_path), plan) for p in plan.changed)
     with layout.restore_lock(prefix):  # not while a program restores into the prefix
         journal.begin(prefix, "strip", steps=steps)
         apply_strip(prefix, steps)

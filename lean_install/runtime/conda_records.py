@@ -52,7 +52,8 @@ __all__ = [
 ]
 
 CONDA_META = "conda-meta"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+_READ_VERSIONS = (1, MANIFEST_VERSION)  # version 2 added ``rewritten``
 _SITE_PACKAGES = re.compile(r"^lib/python\d+\.\d+t?/site-packages/")
 
 
@@ -247,6 +248,9 @@ class CondaManifest:
     stubs: tuple[str, ...] = ()
     original: str = ""
     """The text of the ``conda-meta`` record before the strip, as conda wrote it."""
+    rewritten: tuple[str, ...] = ()
+    """Kept libraries the strip wrote again smaller inside (``restore`` puts the originals
+    back)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -257,6 +261,7 @@ class CondaManifest:
             "removed": list(self.removed),
             "stubs": list(self.stubs),
             "original": self.original,
+            "rewritten": list(self.rewritten),
         }
 
     def dumps(self) -> bytes:
@@ -267,8 +272,8 @@ class CondaManifest:
         t = Table(data if isinstance(data, dict) else {}, "", issues)
         if not isinstance(data, dict):
             t.problem("", "expected a JSON object")
-        if t.get("manifest-version", int, 0) != MANIFEST_VERSION:
-            t.problem("manifest-version", f"expected {MANIFEST_VERSION}")
+        if t.get("manifest-version", int, 0) not in _READ_VERSIONS:
+            t.problem("manifest-version", f"expected {' or '.join(map(str, _READ_VERSIONS))}")
         manifest = cls(
             stem=t.get("stem", str),
             name=t.get("name", str),
@@ -276,8 +281,10 @@ class CondaManifest:
             removed=t.strings("removed", ()),
             stubs=t.strings("stubs", ()),
             original=t.get("original", str),
+            rewritten=t.strings("rewritten", ()),
         )
-        for key, paths in (("removed", manifest.removed), ("stubs", manifest.stubs)):
+        named = (("removed", manifest.removed), ("stubs", manifest.stubs))
+        for key, paths in (*named, ("rewritten", manifest.rewritten)):
             for index, path in enumerate(paths):
                 why = layout.unsafe_path_reason(path)
                 if why:

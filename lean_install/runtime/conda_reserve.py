@@ -394,7 +394,7 @@ def _write(
     restored = {o.path for o in found}
     removed = tuple(p for p in manifest.removed if p not in restored)
     stubs = tuple(s for s in manifest.stubs if s != stub)
-    if not removed and not stubs:  # nothing lean left: the record conda wrote, no manifest
+    if not removed and not stubs and not manifest.rewritten:  # nothing lean left: as conda wrote it
         layout.write_atomically(record_path(prefix, manifest.stem), manifest.original.encode())
         manifest_path(prefix, manifest.stem).unlink(missing_ok=True)
     else:
