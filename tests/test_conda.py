@@ -31,6 +31,7 @@ from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.records import read_prefix, read_record
 from lean_install.errors import CondaPrefixError, RecordError
 from lean_install.profile import DistributionUsage, Profile
+from lean_install.runtime import layout
 
 REPO = Path(__file__).resolve().parents[1]
 SP = "lib/python3.11/site-packages"
@@ -97,8 +98,39 @@ print("workload ok")
 """
 
 
-def _metadata(name: str) -> str:
-    return f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+def _metadata(name: str, version: str = "1.0") -> str:
+    return f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+
+
+def _build_libb(conda_python: Path, channel: Path, libs: dict[str, bytes]) -> None:
+    condakit.build_conda_package(
+        channel,
+        "libb",
+        "1.0",
+        "0",
+        subdir="linux-64",
+        tool_python=conda_python,
+        files={
+            "lib/libb.so": libs["libb"],
+            "include/libb.h": "int b_value(void);\n",
+            "share/libb/README.txt": "libb's documentation\n",
+        },
+    )
+
+
+def _pkga_files(libs: dict[str, bytes], version: str = "1.0") -> dict[str, bytes | str]:
+    return {
+        "lib/liba.so": libs["liba"],
+        f"{SP}/pkga/__init__.py": PKGA_INIT,
+        f"{SP}/pkga/used.py": "X = 1\n",
+        f"{SP}/pkga/unused.py": "Z = 3\n",
+        f"{SP}/pkga/sub/__init__.py": "",
+        f"{SP}/pkga/sub/deep.py": "D = 4\n",
+        f"{SP}/pkga/data/used.txt": "used data",
+        f"{SP}/pkga/data/unused.txt": "unused data",
+        f"{SP}/pkga/tests/test_pkga.py": "def test(): pass\n",
+        f"{SP}/pkga-{version}.dist-info/METADATA": _metadata("pkga", version),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -112,19 +144,7 @@ def channel(conda_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         condakit.default_venv_dir().parent / "python-package", tool_python=conda_python
     )
     build: Callable[..., Path] = condakit.build_conda_package
-    build(
-        channel,
-        "libb",
-        "1.0",
-        "0",
-        subdir="linux-64",
-        tool_python=conda_python,
-        files={
-            "lib/libb.so": libs["libb"],
-            "include/libb.h": "int b_value(void);\n",
-            "share/libb/README.txt": "libb's documentation\n",
-        },
-    )
+    _build_libb(conda_python, channel, libs)
     build(
         channel,
         "pkga",
@@ -133,18 +153,7 @@ def channel(conda_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
         subdir="linux-64",
         depends=["libb", "python"],
         tool_python=conda_python,
-        files={
-            "lib/liba.so": libs["liba"],
-            f"{SP}/pkga/__init__.py": PKGA_INIT,
-            f"{SP}/pkga/used.py": "X = 1\n",
-            f"{SP}/pkga/unused.py": "Z = 3\n",
-            f"{SP}/pkga/sub/__init__.py": "",
-            f"{SP}/pkga/sub/deep.py": "D = 4\n",
-            f"{SP}/pkga/data/used.txt": "used data",
-            f"{SP}/pkga/data/unused.txt": "unused data",
-            f"{SP}/pkga/tests/test_pkga.py": "def test(): pass\n",
-            f"{SP}/pkga-1.0.dist-info/METADATA": _metadata("pkga"),
-        },
+        files=_pkga_files(libs),
     )
     build(
         channel,
@@ -186,16 +195,16 @@ def _create(conda_python: Path, channel: Path, prefix: Path, pkgs: Path | None =
     return prefix
 
 
-def _workload(prefix: Path) -> subprocess.CompletedProcess[str]:
+def _workload(prefix: Path, workload: str = WORKLOAD) -> subprocess.CompletedProcess[str]:
     script = prefix.parent / "workload.py"
-    script.write_text(WORKLOAD)
+    script.write_text(workload)
     return condakit.run_in_prefix(prefix, script, check=False)
 
 
-def _trace(prefix: Path, out: Path) -> Profile:
+def _trace(prefix: Path, out: Path, workload: str = WORKLOAD) -> Profile:
     """``lean-install trace`` of the workload, run by the prefix's python."""
     script = prefix.parent / "workload.py"
-    script.write_text(WORKLOAD)
+    script.write_text(workload)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
     cmd = [
         sys.executable,
@@ -768,6 +777,57 @@ def test_a_kept_library_keeps_the_library_of_another_package_it_needs(
 
 
 # -- bad input ------------------------------------------------------------------------------------
+
+
+PKGA_WORKLOAD = """import pkga, pkga.used
+assert pkga.value() == 43 and pkga.used.X == 1
+with open(pkga.data_path("used.txt")) as f:
+    assert f.read() == "used data"
+print("pkga workload ok")
+"""
+
+
+def test_a_profile_of_the_last_release_leans_the_next_by_its_listing(
+    conda_python: Path, tmp_path: Path
+) -> None:
+    channel = tmp_path / "channel"
+    libs = _library_sources(tmp_path / "work")
+    _build_libb(conda_python, channel, libs)
+    new = {f"{SP}/pkga/new.py": "N = 7\n", f"{SP}/pkga/data/new.txt": "new data"}
+    for version, extra in (("1.0", {}), ("1.1", new)):
+        condakit.build_conda_package(
+            channel,
+            "pkga",
+            version,
+            "0",
+            subdir="linux-64",
+            depends=["libb", "python"],
+            tool_python=conda_python,
+            files={**_pkga_files(libs, version), **extra},
+        )
+    python = condakit.python_package(
+        condakit.default_venv_dir().parent / "python-package", tool_python=conda_python
+    )
+    condakit.index_channel(channel, [python], tool_python=conda_python)
+    pkgs = tmp_path / "pkgs"
+    old, prefix = tmp_path / "old" / "env", tmp_path / "new" / "env"
+    condakit.create_prefix(conda_python, old, channel, "python", "pkga=1.0", pkgs_dir=pkgs)
+    condakit.create_prefix(conda_python, prefix, channel, "python", "pkga=1.1", pkgs_dir=pkgs)
+    profile = tmp_path / "old.toml"
+    usage = next(d for d in _trace(old, profile, PKGA_WORKLOAD).distributions if d.name == "pkga")
+    assert usage.version == "1.0" and f"{SP}/pkga/unused.py" in usage.listing
+    proc = _lean(conda_python, "strip", "-p", prefix, "--profile", profile)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pkga 1.1 (0): strip (profile made on version 1.0: files new in 1.1 stay" in proc.stdout
+    site = prefix / SP
+    assert (site / "pkga/new.py").read_text() == "N = 7\n"  # new in 1.1: kept
+    assert (site / "pkga/data/new.txt").read_text() == "new data"
+    assert layout.is_stub_file(site / "pkga/unused.py")  # 1.0 had it, never used: gone
+    assert not (site / "pkga/data/unused.txt").exists()
+    assert not (site / "pkga/tests/test_pkga.py").exists()
+    assert (site / "pkga/used.py").read_text() == "X = 1\n"
+    assert _workload(prefix, PKGA_WORKLOAD).returncode == 0
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
 
 
 def test_a_directory_without_conda_meta_is_refused_clearly(

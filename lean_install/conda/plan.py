@@ -4,8 +4,11 @@ What a package keeps for its own sake (``Rule``):
 
 - ``exact``: the profile has this package at this version (and build, when it says one):
   every file it loaded or probed stays, files it never used go;
-- ``other-version``: the profile saw other versions only: only what no program needs goes
-  (tests, headers, static libraries, ... as the shared classifier says);
+- ``listing``: the profile saw other versions only, and recorded their files (a profile
+  records every used package's listing): the files new in this version stay, the files
+  those versions had and the workload never used go (the pip side's ``listing`` rule);
+- ``other-version``: the profile saw other versions only, without a listing: only what no
+  program needs goes (tests, headers, static libraries, ... as the shared classifier says);
 - ``unused``: the profile has no entry for it: its files go;
 - ``interpreter`` (the ``python`` package), ``no-reserve`` (its package is not in the
   package cache, so nothing removed could come back) and ``already-lean`` (stripped
@@ -70,9 +73,16 @@ __all__ = [
 ]
 
 Rule = Literal[
-    "exact", "other-version", "unused", "interpreter", "no-reserve", "already-lean", "untouched"
+    "exact",
+    "listing",
+    "other-version",
+    "unused",
+    "interpreter",
+    "no-reserve",
+    "already-lean",
+    "untouched",
 ]
-_STRIPPED_RULES: frozenset[Rule] = frozenset({"exact", "other-version", "unused"})
+_STRIPPED_RULES: frozenset[Rule] = frozenset({"exact", "listing", "other-version", "unused"})
 INTERPRETERS = frozenset({"python", "pypy", "pypy3"})
 """Packages kept whole: the interpreter the prefix runs (and conda runs there)."""
 
@@ -233,11 +243,32 @@ def _roots(record: PrefixRecord, profile: Profile) -> tuple[Rule, str, set[str]]
     if usages:
         versions = ", ".join(sorted({u.version for u in usages}))
         classifier = _classifier(record)
-        safe = {p for p in files if not classifier.removable(_site_relative(p) or p)}
-        seen = {p for u in usages for p in (*u.files, *u.probed)}
+        needed = {p for p in files if not classifier.removable(_site_relative(p) or p)}
+        protected = _seen_in(record, usages)
+        listings = [u.listing for u in usages if u.listing]
+        if listings:
+            new = {p for p in needed if not any(p in listing for listing in listings)}
+            why = (
+                f"profile made on version {versions}: files new in {record.version} stay, "
+                f"files {versions} had and never used go"
+            )
+            return "listing", why, kept | new | protected
         why = f"profile made on version {versions}: drops only files a program does not run"
-        return "other-version", why, kept | safe | (files & seen)
+        return "other-version", why, kept | needed | protected
     return "unused", "the profile never used it", kept
+
+
+def _seen_in(record: PrefixRecord, usages: Sequence[DistributionUsage]) -> set[str]:
+    """The files of ``record`` another version's profile saw: by path, and by module name
+    (a module that moved, ``x.py`` -> ``x/__init__.py`` or an extension, stays)."""
+    seen = {p for u in usages for p in (*u.files, *u.probed)}
+    modules = {m for p in seen if (m := _module(p)) is not None}
+    return {p for p in record.files if p in seen or _module(p) in modules}
+
+
+def _module(path: str) -> str | None:
+    site = _site_relative(path)
+    return None if site is None else layout.module_name(site)
 
 
 # -- the closure, across packages -----------------------------------------------------------
