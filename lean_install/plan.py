@@ -20,21 +20,25 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from lean_install.errors import Issue, RecordError
+from lean_install.errors import Issue, PlanError, RecordError
 from lean_install.fatbin import FORMAT as FATBIN_FORMAT
 from lean_install.runtime.tables import Table
 from lean_install.stubs import stub_digest
 from lean_install.symbols import FORMAT as SYMBOLS_FORMAT
+
+if TYPE_CHECKING:
+    from lean_install.profile import Profile
 
 __all__ = [
     "Decision",
     "DECISIONS",
     "Policy",
     "POLICIES",
+    "choose_policy",
     "Rule",
     "RULES",
     "Source",
@@ -48,6 +52,20 @@ Decision = Literal["keep", "strip", "stub", "omit", "swap"]
 DECISIONS: tuple[Decision, ...] = get_args(Decision)
 Policy = Literal["profile", "safe"]
 POLICIES: tuple[Policy, ...] = get_args(Policy)
+
+
+def choose_policy(profile: Profile | None, requested: Policy | None) -> Policy:
+    """The policy asked for, else ``profile`` with a profile and ``safe`` without."""
+    policy: Policy = requested or ("profile" if profile else "safe")
+    if policy == "profile" and profile is None:
+        raise PlanError(
+            "the profile policy needs a usage profile",
+            hint="pass a profile made with `lean-install trace` (--profile), or "
+            "use the safe policy",
+        )
+    return policy
+
+
 Rule = Literal["exact", "listing", "modules", "safe", "needed", "none"]
 RULES: tuple[Rule, ...] = get_args(Rule)
 """How the profile applied: ``exact`` (traced on this very version: what it did not use

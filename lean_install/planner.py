@@ -31,10 +31,10 @@ from lean_install import __version__
 from lean_install.cache import Cache
 from lean_install.catalog import choose_bundled, is_bundled, load_profiles
 from lean_install.closure import close
-from lean_install.errors import LeanInstallError, PlanError
+from lean_install.errors import LeanInstallError
 from lean_install.fetch import FETCHED, fetch, local_path
 from lean_install.listing import LazyDynamic, WheelListing, top_level_modules
-from lean_install.plan import Decision, DistributionPlan, Plan, Policy, Source
+from lean_install.plan import Decision, DistributionPlan, Plan, Policy, Source, choose_policy
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.progress import Progress
 from lean_install.resolve import Resolution, ResolvedDistribution
@@ -95,18 +95,6 @@ class Planned:
     says from them which distribution a failure points at."""
     checks: dict[str, Checks] = field(default_factory=dict)
     """What verifying the installed plan checks (made with the plan, remembered with it)."""
-
-
-def choose_policy(profile: Profile | None, requested: Policy | None) -> Policy:
-    """The policy asked for, else ``profile`` with a profile and ``safe`` without."""
-    policy: Policy = requested or ("profile" if profile else "safe")
-    if policy == "profile" and profile is None:
-        raise PlanError(
-            "the profile policy needs a usage profile",
-            hint="pass a profile made with `lean-install trace` (--profile), or "
-            "use the safe policy",
-        )
-    return policy
 
 
 def make_plan(request: Request, target: TargetPip, cache: Cache, progress: Progress) -> Planned:

@@ -153,13 +153,13 @@ _STARTUP = """try:
     name = {package!r}
     if os.environ.get("LEAN_INSTALL_STARTUP_HOOK") != "0":
         if name not in sys.modules:
-            runtime = os.path.join(sitedir, {dist_info!r}, {runtime!r})
+            runtime = {runtime}
             spec = importlib.util.spec_from_file_location(
                 name, os.path.join(runtime, "__init__.py"), submodule_search_locations=[runtime])
             package = importlib.util.module_from_spec(spec)
             sys.modules[name] = package
             spec.loader.exec_module(package)
-        importlib.import_module(name + ".hook").install(sitedir)
+        importlib.import_module(name + ".hook").{call}
 except Exception:
     pass
 """
@@ -175,8 +175,26 @@ def startup_hook(dist_info: str) -> str:
     ``dist_info`` at interpreter start (``site`` runs lines starting with ``import``, with
     ``sitedir`` set); any failure leaves the interpreter as it would be without it, as
     ``LEAN_INSTALL_STARTUP_HOOK=0`` does (stubs still restore: only the hook is off)."""
+    runtime = f"os.path.join(sitedir, {dist_info!r}, {layout.RUNTIME_DIRECTORY!r})"
+    return _startup_line(runtime, "install(sitedir)")
+
+
+CONDA_STARTUP_FILE = "lean-install-conda.pth"
+"""The ``.pth`` file of a stripped conda prefix (in its site-packages; no record lists it)."""
+
+
+def conda_startup_hook() -> str:
+    """The ``.pth`` line of a stripped conda prefix: the startup hook of the runtime in
+    ``PREFIX/lean-install/runtime/<digest>/`` watching the prefix (``sitedir`` is
+    ``PREFIX/lib/pythonX.Y/site-packages``)."""
+    prefix = "os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sitedir))))"
+    runtime = f"os.path.join({prefix}, {conda_runtime_directory()!r})"
+    return _startup_line(runtime, f"install_conda({prefix})")
+
+
+def _startup_line(runtime: str, call: str) -> str:
     code = _STARTUP.format(package=f"_lean_install_runtime_{runtime_digest()}",
-                           dist_info=dist_info, runtime=layout.RUNTIME_DIRECTORY)  # fmt: skip
+                           runtime=runtime, call=call)  # fmt: skip
     return f"import sys; exec({code!r})\n"
 
 

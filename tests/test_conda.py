@@ -617,6 +617,59 @@ def test_on_miss_error_and_log_are_set_per_prefix(
     assert bad.returncode == 2 and "invalid choice" in bad.stderr and "sometimes" in bad.stderr
 
 
+DATA_WORKLOAD = """import pkga
+with open(pkga.data_path("unused.txt")) as f:
+    assert f.read() == "unused data"
+print("data workload ok")
+"""
+
+
+def test_removed_data_files_come_back_when_a_program_opens_or_lists_them(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """The startup hook of a stripped prefix (``site-packages/lean-install-conda.pth``):
+    in mode ``error`` an open of a removed data file raises lean-install's
+    FileNotFoundError; in mode ``restore`` the file comes back from the package cache; a
+    directory a program lists is filled first, outside site-packages too; ``restore
+    --all`` removes the hook."""
+    prefix, _ = _strip_fresh(conda_python, channel, tmp_path)
+    hook = prefix / SP / "lean-install-conda.pth"
+    unused, readme = prefix / SP / "pkga/data/unused.txt", prefix / "share/libb/README.txt"
+    assert hook.is_file() and not unused.exists() and not readme.exists()
+
+    error = "import pkga\ntry:\n    open(pkga.data_path('unused.txt'))\nexcept OSError as e:\n"
+    out = condakit.run_in_prefix(
+        prefix, "-c", error + "    print(type(e).__name__, e)\n", env=ERROR
+    )
+    assert out.stdout.startswith("LeanInstallRemovedFileError"), out.stdout + out.stderr
+    assert (
+        "lean-install removed data file" in out.stdout and "conda package pkga-1.0-0" in out.stdout
+    )
+    assert f"To bring it back: conda lean restore -p {prefix} pkga" in out.stdout
+    assert not unused.exists()
+
+    proc = _workload(prefix, DATA_WORKLOAD)
+    assert proc.returncode == 0 and "data workload ok" in proc.stdout, proc.stdout + proc.stderr
+    assert unused.read_text() == "unused data"
+    listing = "import os, sys\nprint(os.listdir(os.path.join(sys.prefix, 'share', 'libb')))"
+    out = condakit.run_in_prefix(prefix, "-c", listing)
+    assert out.stdout.strip() == "['README.txt']", out.stdout + out.stderr
+    assert readme.read_text() == "libb's documentation\n"
+    misses = [(m["kind"], m["outcome"], m["files"]) for m in _misses(prefix)]
+    assert misses[0][:2] == ("file", "raised"), misses
+    assert ("file", "restored", [f"{SP}/pkga/data/unused.txt"]) in misses, misses
+    assert ("file", "restored", ["share/libb/README.txt"]) in misses, misses
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    for stem, path in (("pkga-1.0-0", unused), ("libb-1.0-0", readme)):
+        record = read_record(prefix / "conda-meta" / f"{stem}.json")
+        assert path.relative_to(prefix).as_posix() in record.files
+
+    proc = _lean(conda_python, "restore", "-p", prefix, "--all")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not hook.exists()
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+
 def test_a_damaged_cache_is_a_clear_error_and_nothing_is_half_written(
     conda_python: Path, channel: Path, tmp_path: Path
 ) -> None:
@@ -828,6 +881,28 @@ def test_a_profile_of_the_last_release_leans_the_next_by_its_listing(
     assert (site / "pkga/used.py").read_text() == "X = 1\n"
     assert _workload(prefix, PKGA_WORKLOAD).returncode == 0
     assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+
+
+def test_the_safe_policy_needs_no_profile_and_drops_only_what_no_program_needs(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    prefix = _create(conda_python, channel, tmp_path / "env", tmp_path / "pkgs")
+    proc = _lean(conda_python, "strip", "-p", prefix)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "libb 1.0 (0): strip (safe policy: drops only files a program does not run)" in (
+        proc.stdout
+    )
+    assert not (prefix / "include/libb.h").exists()
+    assert not (prefix / SP / "pkga/tests/test_pkga.py").exists()
+    for kept in (f"{SP}/pkga/unused.py", f"{SP}/pkga/data/unused.txt", f"{SP}/pkgc/x.py"):
+        assert (prefix / kept).is_file() and not layout.is_stub_file(prefix / kept), kept
+    manifest = json.loads((prefix / "lean-install/conda/libb-1.0-0.json").read_text())
+    assert manifest["profile"] == "(safe policy)"
+    assert _workload(prefix).returncode == 0
+    assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
+    again = _lean(conda_python, "strip", "-p", prefix, "--policy", "profile")
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "the profile policy needs a usage profile" in again.stderr
 
 
 def test_a_directory_without_conda_meta_is_refused_clearly(
@@ -1255,12 +1330,19 @@ def test_a_fresh_prefix_from_the_packed_channel_is_lean_and_works(
     proc = _workload(prefix)
     assert proc.returncode == 0 and "workload ok" in proc.stdout, proc.stderr
     assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
-    # the same files as conda lean strip leaves (records, and bytecode conda compiled for
-    # the stubs of a noarch: python package, aside)
+    # the same files as conda lean strip leaves (records, bytecode conda compiled for the
+    # stubs of a noarch: python package, and the strip's startup hook, aside: a prefix
+    # made from the channel has no manifests for it to restore from)
     _, stripped = traced
 
     def files(paths: set[str]) -> set[str]:
-        return {p for p in paths if "__pycache__/" not in p and not p.startswith("conda-meta/")}
+        return {
+            p
+            for p in paths
+            if "__pycache__/" not in p
+            and not p.startswith("conda-meta/")
+            and p != f"{SP}/lean-install-conda.pth"
+        }
 
     assert files(_paths(prefix)) == files(stripped)
     code = "try:\n    import pkgc\nexcept ModuleNotFoundError as e:\n    print(e)\n"

@@ -17,6 +17,7 @@ from lean_install.conda.records import conda_meta
 from lean_install.conda.restore import lean_stems, restore, restore_stems
 from lean_install.conda.strip import apply_strip, strip
 from lean_install.errors import RecordError, UsageError
+from lean_install.plan import Policy
 from lean_install.runtime import layout
 from lean_install.runtime.records import ON_MISS_MODES, State
 
@@ -42,8 +43,9 @@ def recover(prefix: str | os.PathLike[str]) -> str:
 
 def strip_prefix(
     prefix: str | os.PathLike[str],
-    profile: str | os.PathLike[str],
+    profile: str | os.PathLike[str] | None,
     *,
+    policy: Policy | None = None,
     dry_run: bool = False,
     only: Collection[str] | None = None,
     on_miss_mode: str | None = None,
@@ -57,7 +59,8 @@ def strip_prefix(
     if on_miss_mode is not None:
         _check_mode(on_miss_mode)
     done = "" if dry_run else recover(prefix)
-    plan = strip(prefix, profile, dry_run=dry_run, only=only, symbols=symbols, gpu_archs=gpu_archs)
+    plan = strip(prefix, profile, policy=policy, dry_run=dry_run, only=only, symbols=symbols,
+                 gpu_archs=gpu_archs)  # fmt: skip
     if on_miss_mode is not None and not dry_run:
         configure_on_miss(prefix, on_miss_mode)
     return done, plan

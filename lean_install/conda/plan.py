@@ -10,6 +10,8 @@ What a package keeps for its own sake (``Rule``):
 - ``other-version``: the profile saw other versions only, without a listing: only what no
   program needs goes (tests, headers, static libraries, ... as the shared classifier says);
 - ``unused``: the profile has no entry for it: its files go;
+- ``safe`` (the safe policy, with or without a profile): only what no program needs goes,
+  never a file the profile saw;
 - ``interpreter`` (the ``python`` package), ``no-reserve`` (its package is not in the
   package cache, so nothing removed could come back) and ``already-lean`` (stripped
   before: restore it first to strip it again) keep everything; so does ``untouched``: a
@@ -54,6 +56,7 @@ from lean_install import library, stubs
 from lean_install.classify import Classifier
 from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.records import PrefixRecord
+from lean_install.plan import Policy
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.runtime import dynlib, layout
 
@@ -75,6 +78,7 @@ __all__ = [
 Rule = Literal[
     "exact",
     "listing",
+    "safe",
     "other-version",
     "unused",
     "interpreter",
@@ -82,7 +86,9 @@ Rule = Literal[
     "already-lean",
     "untouched",
 ]
-_STRIPPED_RULES: frozenset[Rule] = frozenset({"exact", "listing", "other-version", "unused"})
+_STRIPPED_RULES: frozenset[Rule] = frozenset(
+    {"exact", "listing", "safe", "other-version", "unused"}
+)
 INTERPRETERS = frozenset({"python", "pypy", "pypy3"})
 """Packages kept whole: the interpreter the prefix runs (and conda runs there)."""
 
@@ -228,7 +234,9 @@ def _has_reserve(record: PrefixRecord) -> bool:
     return bool(extracted and Path(extracted).is_dir()) or bool(tarball and Path(tarball).is_file())
 
 
-def _roots(record: PrefixRecord, profile: Profile) -> tuple[Rule, str, set[str]]:
+def _roots(
+    record: PrefixRecord, profile: Profile | None, policy: Policy
+) -> tuple[Rule, str, set[str]]:
     """The rule for ``record``, why, and the files it keeps for its own sake."""
     files = set(record.files)
     if record.name in INTERPRETERS:
@@ -236,7 +244,12 @@ def _roots(record: PrefixRecord, profile: Profile) -> tuple[Rule, str, set[str]]
     if not _has_reserve(record):
         return "no-reserve", "its package is not in the package cache to restore from", files
     kept = {p for p in files if _always_kept(record, p)}
-    usages, exact = _usages(profile, record)
+    usages, exact = _usages(profile, record) if profile is not None else ([], False)
+    if policy == "safe":
+        classifier = _classifier(record)
+        needed = {p for p in files if not classifier.removable(_site_relative(p) or p)}
+        why = "safe policy: drops only files a program does not run"
+        return "safe", why, kept | needed | _seen_in(record, usages)
     if exact:
         used = {p for u in usages for p in (*u.files, *u.probed)}
         return "exact", "the profile used it", kept | (files & used)
@@ -432,14 +445,16 @@ def _size(record: PrefixRecord, prefix: Path, path: str) -> int:
 
 def plan_strip(
     index: PrefixIndex,
-    profile: Profile,
+    profile: Profile | None,
     profile_label: str = "",
     *,
+    policy: Policy = "profile",
     lean: Iterable[str] = (),
     only: Collection[str] | None = None,
 ) -> StripPlan:
-    """The plan for ``index``'s prefix under ``profile``; ``lean``: stems already stripped;
-    ``only``: the stems that may be stripped (None: all; the others are ``untouched``)."""
+    """The plan for ``index``'s prefix under ``profile`` (None: the safe policy only) and
+    ``policy``; ``lean``: stems already stripped; ``only``: the stems that may be stripped
+    (None: all; the others are ``untouched``)."""
     prefix = Path(index.prefix)
     already = set(lean)
     owner = {p: r for r in index.records for p in r.files}
@@ -454,7 +469,7 @@ def plan_strip(
             rule, why = "untouched", "not installed by this conda transaction"
             keep = set(record.files)
         else:
-            rule, why, keep = _roots(record, profile)
+            rule, why, keep = _roots(record, profile, policy)
         rules[record.stem] = (rule, why)
         roots |= keep
     kept = dynlib.closure(roots, _Tree(prefix, owner).needs)

@@ -56,7 +56,13 @@ def configure_parser(parser: ArgumentParser) -> None:
         "were, and each package's conda-meta record lists exactly what is left.",
     )
     _add_prefix(strip)
-    strip.add_argument("--profile", required=True, help="the usage profile (lean-install trace)")
+    strip.add_argument("--profile", help="the usage profile (lean-install trace)")
+    strip.add_argument(
+        "--policy",
+        choices=("profile", "safe"),
+        help="profile (the default with --profile): what the profile never used goes; "
+        "safe (the default without): only what no program needs goes (tests, headers, docs)",
+    )
     strip.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     from lean_install.options import add_library_options
 
@@ -159,6 +165,7 @@ def _strip(prefix: str, args: Namespace) -> int:
     done, plan = commands.strip_prefix(
         prefix,
         args.profile,
+        policy=args.policy,
         dry_run=args.dry_run,
         on_miss_mode=args.on_miss,
         symbols=symbols,

@@ -22,6 +22,7 @@ from lean_install.conda import journal
 from lean_install.conda.manifest import Manifest, manifest_path, read_manifests
 from lean_install.conda.records import CONDA_META, conda_meta, parse_record
 from lean_install.conda.reserve import originals, place
+from lean_install.conda.strip import remove_startup_hook
 from lean_install.errors import CondaPrefixError, RecoveryError
 from lean_install.runtime import layout
 
@@ -103,6 +104,8 @@ def restore_stems(prefix: Path, stems: Sequence[str]) -> list[str]:
             continue
         _restore_one(prefix, manifests[stem])
         done.append(stem)
+    if not read_manifests(prefix):  # nothing lean left: no startup hook either
+        remove_startup_hook(prefix)
     return done
 
 

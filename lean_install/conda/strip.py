@@ -28,11 +28,15 @@ from lean_install.conda.manifest import Manifest, load_manifest, read_manifests
 from lean_install.conda.plan import PackagePlan, Rewrite, StripPlan, library_candidates, plan_strip
 from lean_install.conda.records import CONDA_META, PathEntry, record_bytes
 from lean_install.errors import InvalidInputError, Issue, RecoveryError
+from lean_install.plan import Policy, choose_policy
 from lean_install.profile import Profile
 from lean_install.runtime import layout
 
 __all__ = [
     "strip",
+    "site_packages",
+    "install_startup_hook",
+    "remove_startup_hook",
     "step_of",
     "with_rewrites",
     "install_runtime",
@@ -175,6 +179,28 @@ def _remove(prefix: Path, path: str, keep_dirs: set[str]) -> None:
         parent = parent.parent
 
 
+def site_packages(prefix: Path) -> list[Path]:
+    """The site-packages directories of ``prefix`` (one where it has a python)."""
+    return sorted(p for p in prefix.glob("lib/python*/site-packages") if p.is_dir())
+
+
+def install_startup_hook(prefix: Path) -> None:
+    """Write ``site-packages/lean-install-conda.pth``: every python of the prefix then
+    loads the startup hook, which brings back removed files that programs open or list
+    (``runtime.hook.install_conda``). No record lists it; ``restore`` removes it with the
+    last manifest."""
+    text = stubs.conda_startup_hook().encode()
+    for site in site_packages(prefix):
+        target = site / stubs.CONDA_STARTUP_FILE
+        if not target.is_file() or target.read_bytes() != text:
+            layout.write_atomically(target, text)
+
+
+def remove_startup_hook(prefix: Path) -> None:
+    for site in site_packages(prefix):
+        (site / stubs.CONDA_STARTUP_FILE).unlink(missing_ok=True)
+
+
 def install_runtime(prefix: Path) -> None:
     """Copy the runtime (``lean_install/runtime``, standard library only) to
     ``PREFIX/lean-install/runtime/<digest>/``, where the prefix's stubs load it from; files
@@ -194,8 +220,9 @@ def apply_strip(
     prefix: Path, steps: tuple[journal.StripStep, ...], on_step: Callable[[str], None] | None = None
 ) -> None:
     """Carry out ``steps`` (again: every step can run twice)."""
-    if any(step.stubs for step in steps):
+    if any(step.stubs or step.remove for step in steps):
         install_runtime(prefix)
+        install_startup_hook(prefix)
     for step in steps:
         manifest = load_manifest(dict(step.manifest), f"journal step {step.stem}")
         manifest.write(prefix)
@@ -216,17 +243,19 @@ def apply_strip(
 
 def strip(
     prefix: str | os.PathLike[str],
-    profile_path: str | os.PathLike[str],
+    profile_path: str | os.PathLike[str] | None,
     *,
+    policy: Policy | None = None,
     dry_run: bool = False,
     only: Collection[str] | None = None,
     symbols: bool = True,
     gpu_archs: Sequence[int] = (),
 ) -> StripPlan:
-    """Strip ``prefix`` as the profile at ``profile_path`` says; the plan it followed.
-    ``only``: the package stems that may be stripped (None: every package); ``symbols``:
-    kept libraries lose their symbol tables; ``gpu_archs``: their fatbins keep only the
-    code these GPU architectures load (``fatbin.archs``).
+    """Strip ``prefix`` as the profile at ``profile_path`` and ``policy`` say (no profile:
+    the safe policy, ``plan.choose_policy``); the plan it followed. ``only``: the package
+    stems that may be stripped (None: every package); ``symbols``: kept libraries lose
+    their symbol tables; ``gpu_archs``: their fatbins keep only the code these GPU
+    architectures load (``fatbin.archs``).
 
     A prefix with an interrupted command's journal is refused: ``commands.strip_prefix``
     completes that first.
@@ -237,13 +266,15 @@ def strip(
         prefix, f"run conda lean strip -p {prefix} again: it completes that command first"
     )
     check_complete(index)
-    profile = Profile.load(os.fspath(profile_path))
+    profile = Profile.load(os.fspath(profile_path)) if profile_path is not None else None
+    chosen = choose_policy(profile, policy)
+    label = os.fspath(profile_path) if profile_path is not None else f"({chosen} policy)"
     lean = read_manifests(prefix)
-    plan = plan_strip(index, profile, os.fspath(profile_path), lean=lean, only=only)
+    plan = plan_strip(index, profile, label, policy=chosen, lean=lean, only=only)
     plan = with_rewrites(plan, symbols=symbols, gpu_archs=gpu_archs)
     if dry_run or not plan.changed:
         return plan
-    steps = tuple(step_of(p, os.fspath(profile_path), plan) for p in plan.changed)
+    steps = tuple(step_of(p, label, plan) for p in plan.changed)
     with layout.restore_lock(prefix):  # not while a program restores into the prefix
         journal.begin(prefix, "strip", steps=steps)
         apply_strip(prefix, steps)

@@ -26,6 +26,11 @@ and the stub last. A process killed half-way leaves the stub, and the next impor
 restores again; one that finds the stub gone (another process restored it) imports what
 is there. When nothing removed is left, the record goes back as conda wrote it and the
 manifest goes.
+
+The startup hook (``hook.install_conda``, loaded by ``site-packages/lean-install-conda.pth``)
+sees what no stub does: a removed data file a program opens, a directory it lists, a
+library it loads by path. It calls ``restore_files`` (those files, and the libraries they
+need, in the same order of writes) and words its errors with ``removed_message``.
 """
 
 from __future__ import annotations
@@ -65,6 +70,9 @@ __all__ = [
     "place",
     "missing",
     "restore_region",
+    "restore_files",
+    "miss_of",
+    "removed_message",
 ]
 
 RUNTIME_HOME = "runtime"
@@ -287,6 +295,46 @@ def _miss(module: str, stub: str, manifest: CondaManifest | None, mode: str) -> 
     return Miss.now(module, distribution=name, version=version, stub=stub, mode=mode)
 
 
+def miss_of(kind: str, what: str, manifest: CondaManifest, mode: str) -> Miss:
+    """The miss of a removed file (``kind``: ``file``) of a stripped conda package."""
+    return Miss.now(what, kind=kind, distribution=manifest.name, version=_version(manifest),
+                    mode=mode)  # fmt: skip
+
+
+def removed_message(what: str, manifest: CondaManifest, prefix: str) -> str:
+    """What a program is told when it reaches ``what``, removed from a conda package."""
+    return (
+        f"lean-install removed {what} (conda package {manifest.stem}, profile "
+        f"{manifest.profile or '(none)'}): the workload traced for that profile never used "
+        f"it.\nTo bring it back: conda lean restore -p {prefix} {manifest.name}\nTo have "
+        f"removed code come back when reached: conda lean config -p {prefix} on-miss restore"
+    )
+
+
+def restore_files(prefix: Path, stem: str, paths: Sequence[str]) -> reserve.Restored:
+    """Bring back the removed files ``paths`` (prefix-relative) of the package ``stem``, and
+    the removed libraries of the same package they need, under the prefix's restore lock;
+    files another process brought back meanwhile are left as they are."""
+    with layout.restore_lock(prefix):
+        manifest, original, current = _records(prefix, stem)
+        removed = set(manifest.removed)
+        wanted = sorted(
+            p
+            for p in paths
+            if p in removed and p in original.entries and not os.path.lexists(prefix / p)
+        )
+        if not wanted:
+            return reserve.Restored((), 0, "another process")
+        found = originals(original, wanted, original.entries)
+        found += _libraries(original, manifest, found, {o.path for o in found})
+        _write(prefix, manifest, original, current, found, None)
+    size = sum(o.entry.size_in_bytes or len(o.data or b"") for o in found)
+    where = original.extracted_package_dir or original.package_tarball_full_path
+    return reserve.Restored(
+        tuple(sorted(o.path for o in found)), size, f"the package cache ({where})"
+    )
+
+
 def restore_region(prefix: Path, stem: str, stub: str) -> reserve.Restored:
     """Bring back what a miss of the module whose stub is at ``stub`` (prefix-relative)
     needs, under the prefix's restore lock; a stub already replaced (by another process)
@@ -385,9 +433,9 @@ def _write(
     original: PrefixRecord,
     current: PrefixRecord,
     found: list[Original],
-    stub: str,
+    stub: str | None,
 ) -> None:
-    """The files, the record, the manifest, the stub last."""
+    """The files, the record, the manifest, the stub (if a stub's miss) last."""
     for item in found:
         if item.path != stub:
             place(prefix, item)
@@ -401,6 +449,8 @@ def _write(
         data = _record(original, current, restored, stub)
         layout.write_atomically(record_path(prefix, manifest.stem), record_bytes(data))
         replace(manifest, removed=removed, stubs=stubs).write(prefix)
+    if stub is None:
+        return
     own = next((o for o in found if o.path == stub), None)
     if own is not None:
         place(prefix, own)
@@ -410,11 +460,11 @@ def _write(
 
 
 def _record(
-    original: PrefixRecord, current: PrefixRecord, restored: set[str], stub: str
+    original: PrefixRecord, current: PrefixRecord, restored: set[str], stub: str | None
 ) -> dict[str, Any]:
     """The record as it is now, listing the ``restored`` files again with their original
     entries (in the original's order), without a stub that goes."""
-    drop = {stub} if stub not in original.entries else set()
+    drop = {stub} if stub is not None and stub not in original.entries else set()
     now = set(current.files)
     order = [*original.files, *(f for f in current.files if f not in set(original.files))]
     files = [f for f in order if f not in drop and (f in restored or f in now)]

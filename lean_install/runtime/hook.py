@@ -22,6 +22,11 @@ What none can see: a C library that opens a file itself (``fopen``, ``dlopen``),
 subprocess reading files other than its include directories. ``docs/install.md`` says
 how to trace those (``--backend strace``).
 
+A stripped conda prefix has the same hook: ``site-packages/lean-install-conda.pth`` calls
+``install_conda`` with the prefix, whose removed files (prefix-relative, from the
+manifests under ``PREFIX/lean-install/conda/``) come back from conda's package cache
+(``conda_reserve.restore_files``).
+
 The index of removed files is read from the manifests only when first needed (a failed
 import, an open of a non-module file under site-packages): programs that reach nothing
 removed pay for the hook's checks only.
@@ -38,12 +43,12 @@ from . import working
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .records import Manifest, Miss
+    from .records import Miss
 
 # What this module needs beyond os and sys is imported when first needed: every start of
 # an interpreter in a lean environment loads it.
 
-__all__ = ["install", "LeanInstallRemovedFileError"]
+__all__ = ["install", "install_conda", "LeanInstallRemovedFileError"]
 
 _MODULE_FILES = (".py", ".pyc", ".so", ".pyd")
 
@@ -62,11 +67,12 @@ class _Removed:
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self._files: dict[str, tuple[str, Manifest]] | None = None
+        self._files: dict[str, tuple[str, Any]] | None = None
         self._dirs: dict[str, list[str]] = {}
         self._modules: dict[str, list[str]] = {}
 
-    def files(self) -> dict[str, tuple[str, Manifest]]:
+    def files(self) -> dict[str, tuple[str, Any]]:
+        """Removed file -> (who removed it, the manifest that says so)."""
         if self._files is None:
             self._files = self._read()
             for path in self._files:
@@ -74,13 +80,13 @@ class _Removed:
                 self._index_module(path)
         return self._files
 
-    def _read(self) -> dict[str, tuple[str, Manifest]]:
+    def _read(self) -> dict[str, tuple[str, Any]]:
         import glob
 
         from . import layout
         from .records import Manifest
 
-        files: dict[str, tuple[str, Manifest]] = {}
+        files: dict[str, tuple[str, Any]] = {}
         pattern = os.path.join(glob.escape(self.root), "*.dist-info", layout.MANIFEST_NAME)
         for path in sorted(glob.glob(pattern)):
             manifest, _ = Manifest.read(path)
@@ -115,17 +121,86 @@ class _Removed:
         self.files()
         return self._dirs.get(directory, [])
 
+    def message(self, what: str, manifest: Any) -> str:
+        return (
+            f"lean-install removed {what} (distribution {manifest.name} {manifest.version}, "
+            f"profile {manifest.profile_label or '(none)'}): the workload traced for that "
+            f"profile never used it.\nTo bring it back: lean-install restore --python "
+            f"{sys.executable} {manifest.name}\nTo have removed code come back when reached: "
+            f"lean-install config --python {sys.executable} on-miss restore"
+        )
+
+    def miss(self, kind: str, what: str, manifest: Any, mode: str) -> Miss:
+        from .records import Miss
+
+        return Miss.now(what, kind=kind, distribution=manifest.name, version=manifest.version,
+                        lean_version=manifest.lean_version, mode=mode)  # fmt: skip
+
+    def restore(self, info: str, manifest: Any, paths: set[str]) -> Any:
+        from . import reserve
+        from .records import State
+
+        state, _ = State.read(sys.prefix)
+        return reserve.restore_files(self.root, info, manifest, paths, state)
+
+
+class _CondaRemoved(_Removed):
+    """The removed files of the stripped conda packages of the prefix ``root``
+    (prefix-relative) -> (the package's stem, its manifest)."""
+
+    def _read(self) -> dict[str, tuple[str, Any]]:
+        import glob
+
+        from .conda_records import CondaManifest, manifest_dir
+
+        files: dict[str, tuple[str, Any]] = {}
+        directory = glob.escape(str(manifest_dir(self.root)))
+        for path in sorted(glob.glob(os.path.join(directory, "*.json"))):
+            manifest, _ = CondaManifest.read(path)
+            if manifest is None:
+                continue
+            stubs = set(manifest.stubs)
+            for removed in manifest.removed:
+                if removed not in stubs:
+                    files[removed] = (manifest.stem, manifest)
+        return files
+
+    def message(self, what: str, manifest: Any) -> str:
+        from .conda_reserve import removed_message
+
+        return removed_message(what, manifest, self.root)
+
+    def miss(self, kind: str, what: str, manifest: Any, mode: str) -> Miss:
+        from .conda_reserve import miss_of
+
+        return miss_of(kind, what, manifest, mode)
+
+    def restore(self, info: str, manifest: Any, paths: set[str]) -> Any:
+        from pathlib import Path
+
+        from .conda_reserve import restore_files
+
+        return restore_files(Path(self.root), info, sorted(paths))
+
 
 _STATE: dict[str, Any] = {"roots": [], "busy": False}
 
 
 def install(sitedir: str) -> None:
     """Watch the site-packages directory ``sitedir`` (once per interpreter and directory)."""
-    root = os.path.realpath(sitedir)
-    if any(r.root == root for r in _STATE["roots"]):
+    _watch(_Removed(os.path.realpath(sitedir)))
+
+
+def install_conda(prefix: str) -> None:
+    """Watch the stripped conda packages of the prefix ``prefix`` (once per interpreter)."""
+    _watch(_CondaRemoved(os.path.realpath(prefix)))
+
+
+def _watch(removed: _Removed) -> None:
+    if any(r.root == removed.root and type(r) is type(removed) for r in _STATE["roots"]):
         return
     first = not _STATE["roots"]
-    _STATE["roots"].append(_Removed(root))
+    _STATE["roots"].append(removed)
     if first:
         sys.meta_path.append(_Finder())
         sys.addaudithook(_audit)
@@ -141,20 +216,15 @@ def _mode() -> str:
     return state.mode
 
 
-def _where(path: str) -> tuple[_Removed, str] | None:
-    """The watched root ``path`` lies under, and the path relative to it."""
+def _places(path: str) -> list[tuple[_Removed, str]]:
+    """The watched roots ``path`` lies under (a conda prefix holds its site-packages), each
+    with the path relative to it."""
+    found = []
     for removed in _STATE["roots"]:
         prefix = removed.root + os.sep
         if path.startswith(prefix):
-            return removed, path[len(prefix) :].replace(os.sep, "/")
-    return None
-
-
-def _miss(kind: str, what: str, manifest: Manifest, mode: str) -> Miss:
-    from .records import Miss
-
-    return Miss.now(what, kind=kind, distribution=manifest.name, version=manifest.version,
-                    lean_version=manifest.lean_version, mode=mode)  # fmt: skip
+            found.append((removed, path[len(prefix) :].replace(os.sep, "/")))
+    return found
 
 
 def _log(miss: Miss) -> None:
@@ -170,17 +240,15 @@ def _bring_back(kind: str, what: str, removed: _Removed, paths: set[str], error:
     from dataclasses import replace
 
     from . import reserve
-    from .records import State
 
     info, manifest = removed.files()[next(iter(paths))]
     mode = _mode()
-    miss = _miss(kind, what, manifest, mode)
+    miss = removed.miss(kind, what, manifest, mode)
     if mode == "error":
         _log(replace(miss, files=tuple(sorted(paths)), outcome="raised"))
         raise error
-    state, _ = State.read(sys.prefix)
     try:
-        restored = reserve.restore_files(removed.root, info, manifest, paths, state)
+        restored = removed.restore(info, manifest, paths)
     except Exception as exc:
         _log(replace(miss, outcome=f"failed: {exc}"))
         raise reserve.not_restored(error, exc) from exc
@@ -189,16 +257,6 @@ def _bring_back(kind: str, what: str, removed: _Removed, paths: set[str], error:
     _log(miss)
     reserve.announce(miss, mode)
     importlib.invalidate_caches()
-
-
-def _message(what: str, manifest: Manifest) -> str:
-    return (
-        f"lean-install removed {what} (distribution {manifest.name} {manifest.version}, "
-        f"profile {manifest.profile_label or '(none)'}): the workload traced for that profile "
-        f"never used it.\nTo bring it back: lean-install restore --python {sys.executable} "
-        f"{manifest.name}\nTo have removed code come back when reached: lean-install config "
-        f"--python {sys.executable} on-miss restore"
-    )
 
 
 # -- modules without a stub ------------------------------------------------------------------
@@ -223,29 +281,29 @@ class _Finder:
         for entry in list(path) if path is not None else list(sys.path):
             if not isinstance(entry, str):
                 continue
-            found = _where(os.path.realpath(entry or os.curdir))
-            if found is None:
-                continue
-            removed, directory = found
-            owned = removed.module(f"{directory}/{name}" if directory else name)
-            if not owned:
-                continue
-            files = removed.files()
-            info, manifest = files[owned[0]]
-            paths = {p for p in owned if files[p][0] == info}
-            error = LeanInstallRemovedModuleError(
-                _message(f"module {fullname!r}", manifest), name=fullname
-            )
-            from . import reserve
-
-            try:
-                _bring_back("module", fullname, removed, paths, error)
-            except ImportError as exc:
-                raise reserve.removed_error(exc, fullname) from None
-            import importlib.machinery
-
-            return importlib.machinery.PathFinder.find_spec(fullname, path)
+            for removed, directory in _places(os.path.realpath(entry or os.curdir)):
+                owned = removed.module(f"{directory}/{name}" if directory else name)
+                if owned:
+                    return cls._bring_back(fullname, path, removed, owned)
         return None
+
+    @staticmethod
+    def _bring_back(fullname: str, path: Any, removed: _Removed, owned: list[str]) -> Any:
+        files = removed.files()
+        info, manifest = files[owned[0]]
+        paths = {p for p in owned if files[p][0] == info}
+        error = LeanInstallRemovedModuleError(
+            removed.message(f"module {fullname!r}", manifest), name=fullname
+        )
+        from . import reserve
+
+        try:
+            _bring_back("module", fullname, removed, paths, error)
+        except ImportError as exc:
+            raise reserve.removed_error(exc, fullname) from None
+        import importlib.machinery
+
+        return importlib.machinery.PathFinder.find_spec(fullname, path)
 
 
 # -- data files ------------------------------------------------------------------------------
@@ -283,19 +341,14 @@ def _on_compile(args: tuple[Any, ...]) -> None:
     wanted = [w[2:] for w in words if w.startswith("-I") and len(w) > 2]
     wanted += [b for a, b in zip(words, words[1:], strict=False) if a in ("-I", "-isystem")]
     for directory in wanted:
-        found = _where(os.path.abspath(directory))
-        if found is None:
-            continue
-        removed, relative = found
-        for mine, manifest in _missing_by_distribution(removed, removed.module(relative)):
-            what = f"the headers under {relative + '/'!r}"
-            error = LeanInstallRemovedFileError(2, _message(what, manifest), directory)
-            _bring_back("file", relative + "/", removed, mine, error)
+        for removed, relative in _places(os.path.abspath(directory)):
+            for mine, manifest in _missing_by_distribution(removed, removed.module(relative)):
+                what = f"the headers under {relative + '/'!r}"
+                error = LeanInstallRemovedFileError(2, removed.message(what, manifest), directory)
+                _bring_back("file", relative + "/", removed, mine, error)
 
 
-def _missing_by_distribution(
-    removed: _Removed, paths: Iterable[str]
-) -> list[tuple[set[str], Manifest]]:
+def _missing_by_distribution(removed: _Removed, paths: Iterable[str]) -> list[tuple[set[str], Any]]:
     """Of the removed ``paths``, those not back on disk, grouped by the distribution that
     removed them (a directory such as ``nvidia/cu13/lib`` is shared by many)."""
     files = removed.files()
@@ -326,15 +379,14 @@ def _on_open(args: tuple[Any, ...]) -> None:
 
 
 def _reach_file(path: str, what: str) -> None:
-    found = _where(os.path.abspath(path))
-    if found is None:
-        return
-    removed, relative = found
-    files = removed.files()
-    if relative in files and not os.path.exists(path):
-        manifest = files[relative][1]
-        error = LeanInstallRemovedFileError(2, _message(f"{what} {relative!r}", manifest), path)
-        _bring_back("file", relative, removed, {relative}, error)
+    for removed, relative in _places(os.path.abspath(path)):
+        files = removed.files()
+        if relative in files and not os.path.exists(path):
+            manifest = files[relative][1]
+            said = removed.message(f"{what} {relative!r}", manifest)
+            error = LeanInstallRemovedFileError(2, said, path)
+            _bring_back("file", relative, removed, {relative}, error)
+            return
 
 
 # Who lists a directory without wanting its data files back: the import system, module
@@ -354,6 +406,7 @@ _TOOLS = frozenset(
         "site",
         "pkg_resources",
         "lean_install",
+        "conda",
     }
 )
 _STDLIB = ("os", "posixpath", "shutil", "glob", "pathlib", "fnmatch", "genericpath")
@@ -380,12 +433,14 @@ def _on_listdir(args: tuple[Any, ...]) -> None:
         return
     if _tool():
         return  # an installer or another tool walking site-packages: not a program's data
-    found = _where(os.path.abspath(path))
-    if found is None:
-        return
-    removed, directory = found
+    for removed, directory in _places(os.path.abspath(path)):
+        _fill(path, removed, directory)
+
+
+def _fill(path: str, removed: _Removed, directory: str) -> None:
+    """Bring back the removed files right inside ``directory`` before it is listed."""
     listed = removed.under(directory)
-    pattern = _glob_pattern()
+    pattern = _glob_pattern(4)
     if pattern is not None:  # glob sees the names its pattern matches, no others
         import fnmatch
 
@@ -394,19 +449,20 @@ def _on_listdir(args: tuple[Any, ...]) -> None:
         if _mode() == "error":
             from dataclasses import replace
 
-            _log(replace(_miss("file", directory + "/", manifest, "error"),
+            _log(replace(removed.miss("file", directory + "/", manifest, "error"),
                          files=tuple(sorted(mine)), outcome="listed"))  # fmt: skip
             if not os.path.isdir(path):  # it held removed files only: say so, not ENOENT
                 what = f"the directory {directory + '/'!r}"
-                raise LeanInstallRemovedFileError(2, _message(what, manifest), path)
+                raise LeanInstallRemovedFileError(2, removed.message(what, manifest), path)
             continue
         _bring_back("file", directory + "/", removed, mine, OSError(f"cannot list {path}"))
 
 
-def _glob_pattern() -> str | None:
+def _glob_pattern(depth: int = 3) -> str | None:
     """The pattern of the ``glob.glob`` doing this listing (torch globs
-    ``nvidia/cu13/lib/libcudart.so.*[0-9]`` at import), or None for a plain listing."""
-    frame = sys._getframe(3)  # past this, _on_listdir and _audit
+    ``nvidia/cu13/lib/libcudart.so.*[0-9]`` at import), or None for a plain listing;
+    ``depth``: the frames of lean-install's own below the caller's."""
+    frame = sys._getframe(depth)  # past this, _fill, _on_listdir and _audit
     while frame is not None:
         if frame.f_globals.get("__name__") == "glob":
             pattern = frame.f_locals.get("pattern")
