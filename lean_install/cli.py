@@ -14,6 +14,7 @@ from typing import Any
 
 from lean_install import __version__
 from lean_install.errors import LeanInstallError, OutputError, UsageError
+from lean_install.options import add_library_options, library_options
 from lean_install.runtime.records import ON_MISS_MODES
 from lean_install.session import session
 
@@ -188,7 +189,6 @@ def _request(args: argparse.Namespace, pip_args: list[str]) -> Any:
             f"{args.command_name}: give the requirements to install",
             hint="for example: lean-install install torch",
         )
-    from lean_install.options import library_options
     from lean_install.variants import VariantSources
 
     variants = VariantSources(index_urls=tuple(args.variant_index_url),
@@ -407,8 +407,6 @@ def _planning(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-variants", action="store_true",
                    help="never swap a GPU build for the CPU build of the same release")  # fmt: skip
-    from lean_install.options import add_library_options
-
     add_library_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
 

@@ -328,11 +328,7 @@ def restore_files(prefix: Path, stem: str, paths: Sequence[str]) -> reserve.Rest
         found = originals(original, wanted, original.entries)
         found += _libraries(original, manifest, found, {o.path for o in found})
         _write(prefix, manifest, original, current, found, None)
-    size = sum(o.entry.size_in_bytes or len(o.data or b"") for o in found)
-    where = original.extracted_package_dir or original.package_tarball_full_path
-    return reserve.Restored(
-        tuple(sorted(o.path for o in found)), size, f"the package cache ({where})"
-    )
+    return _restored(original, found)
 
 
 def restore_region(prefix: Path, stem: str, stub: str) -> reserve.Restored:
@@ -348,6 +344,10 @@ def restore_region(prefix: Path, stem: str, stub: str) -> reserve.Restored:
         found = originals(original, sorted(wanted), entries)
         found += _libraries(original, manifest, found, {o.path for o in found})
         _write(prefix, manifest, original, current, found, stub)
+    return _restored(original, found)
+
+
+def _restored(original: PrefixRecord, found: list[Original]) -> reserve.Restored:
     size = sum(o.entry.size_in_bytes or len(o.data or b"") for o in found)
     where = original.extracted_package_dir or original.package_tarball_full_path
     return reserve.Restored(
