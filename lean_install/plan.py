@@ -31,7 +31,9 @@ from lean_install.stubs import stub_digest
 from lean_install.symbols import FORMAT as SYMBOLS_FORMAT
 
 if TYPE_CHECKING:
-    from lean_install.profile import Profile
+    from collections.abc import Sequence
+
+    from lean_install.profile import DistributionUsage, Profile
 
 __all__ = [
     "Decision",
@@ -39,6 +41,7 @@ __all__ = [
     "Policy",
     "POLICIES",
     "choose_policy",
+    "rule_for",
     "Rule",
     "RULES",
     "Source",
@@ -75,6 +78,23 @@ what no program needs goes, and never a module it saw), ``safe`` (the safe polic
 what no program needs goes), ``needed`` (never used, but kept libraries of other
 distributions need some of its libraries: those stay, with what they need), ``none`` (not
 planned file by file: kept whole, a stub, an omission, a pass-through)."""
+
+
+def rule_for(
+    policy: Policy, exact: Sequence[DistributionUsage], others: Sequence[DistributionUsage]
+) -> Rule:
+    """How the profile applies to one distribution or conda package; both planners ask
+    here (``wheelplan.roots``, ``conda.plan``). ``exact``: usages of this very version
+    (and build); ``others``: usages of other versions. ``safe`` under the safe policy,
+    else ``exact``, else ``listing`` where another version's usage recorded its files,
+    else ``modules``."""
+    if policy == "safe":
+        return "safe"
+    if exact:
+        return "exact"
+    if any(u.listing for u in others):
+        return "listing"
+    return "modules"
 
 
 def original_version(version: str) -> str:

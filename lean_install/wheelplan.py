@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from packaging.version import InvalidVersion, Version
 
 from lean_install.listing import Contents, WheelListing
-from lean_install.plan import Decision, DistributionPlan, Policy, Rule
+from lean_install.plan import Decision, DistributionPlan, Policy, Rule, rule_for
 from lean_install.profile import DistributionUsage
 from lean_install.runtime import layout
 
@@ -74,14 +74,14 @@ def roots(
         u for u in usages if policy == "profile" and _same_version(u.version, preliminary.version)
     )
     others = tuple(u for u in usages if u not in exact)
-    if exact:
+    rule = rule_for(policy, exact, others)
+    probed: set[str] = set()
+    if rule == "exact":
         keep, probed = _profile_roots(contents, exact)
-        rule: Rule = "exact"
-    elif policy == "profile" and any(u.listing for u in others):
-        keep, probed, rule = _listing_roots(contents, others), set(), "listing"
+    elif rule == "listing":
+        keep = _listing_roots(contents, others)
     else:
         keep = {m for m in listing.members if not contents.classifier.removable(m)}
-        probed, rule = set(), "safe" if policy == "safe" else "modules"
     keep |= contents.always_kept() | _protected(contents, usages, exact)
     loaded = {m for u in exact for p in u.files for m in contents.lookup(p)}
     return Roots(contents, rule, keep, probed - keep, loaded, exact, others)

@@ -383,6 +383,8 @@ def _build_lean(
         libraries = {_package_path(record, p) for p in job.libraries}
         shrunk = _shrink(root, source, kept_entries, libraries, how)
         rewritten = {e["_path"]: e["sha256"] for e in kept_entries if e["_path"] in shrunk}
+        if job.libraries and not (removed or stubs or shrunk):  # nothing changed after all
+            return (*_whole(record, work), 0)
         index = json.loads((source / "info" / "index.json").read_text(encoding="utf-8"))
         if removed or stubs or shrunk:
             build = str(index.get("build", record.build))

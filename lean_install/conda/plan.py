@@ -6,12 +6,17 @@ What a package keeps for its own sake (``Rule``):
   every file it loaded or probed stays, files it never used go;
 - ``listing``: the profile saw other versions only, and recorded their files (a profile
   records every used package's listing): the files new in this version stay, the files
-  those versions had and the workload never used go (the pip side's ``listing`` rule);
-- ``other-version``: the profile saw other versions only, without a listing: only what no
-  program needs goes (tests, headers, static libraries, ... as the shared classifier says);
-- ``unused``: the profile has no entry for it: its files go;
+  those versions had and the workload never used go;
+- ``modules``: the profile saw other versions only, without a listing: only what no
+  program needs goes (tests, headers, static libraries, ... as the shared classifier says),
+  never a file or module the profile saw;
 - ``safe`` (the safe policy, with or without a profile): only what no program needs goes,
   never a file the profile saw;
+- ``unused``: the profile has no entry for it: its files go.
+
+The first four are the pip side's rules for a wheel, chosen by the same function
+(``plan.rule_for``); ``unused`` is the pip side's ``stub`` decision, file by file. And:
+
 - ``interpreter`` (the ``python`` package), ``no-reserve`` (its package is not in the
   package cache, so nothing removed could come back) and ``already-lean`` (stripped
   before: restore it first to strip it again) keep everything; so does ``untouched``: a
@@ -28,11 +33,11 @@ library its ``DT_NEEDED`` entries resolve to in the prefix (``dynlib``: through 
 a kept symlink keeps what it points to; a kept file in a Python package keeps the
 ``__init__.py`` of every package above it.
 
-A kept shared library of a package that is stripped (``exact``, ``other-version``,
-``unused``) can be rewritten smaller inside (``library.shrink``: symbol tables, GPU code for
-other architectures): ``library_candidates`` lists them; ``conda.strip`` reads each and
-fills ``PackagePlan.rewrites`` with what it would write. Files conda wrote a prefix into
-(placeholders) and links stay as they are.
+A kept shared library of a package that is stripped (``exact``, ``listing``, ``modules``,
+``safe``, ``unused``) can be rewritten smaller inside (``library.shrink``: symbol tables,
+GPU code for other architectures): ``library_candidates`` lists them; ``conda.strip``
+reads each and fills ``PackagePlan.rewrites`` with what it would write. Files conda
+wrote a prefix into (placeholders) and links stay as they are.
 
 A removed Python module gets a stub (``lean_install.stubs``) where its parent package is
 still there: importing it brings the module back from the package cache (the prefix's
@@ -56,7 +61,7 @@ from lean_install import library, stubs
 from lean_install.classify import Classifier
 from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.records import PrefixRecord
-from lean_install.plan import Policy
+from lean_install.plan import Policy, rule_for
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.runtime import dynlib, layout
 
@@ -79,16 +84,14 @@ Rule = Literal[
     "exact",
     "listing",
     "safe",
-    "other-version",
+    "modules",
     "unused",
     "interpreter",
     "no-reserve",
     "already-lean",
     "untouched",
 ]
-_STRIPPED_RULES: frozenset[Rule] = frozenset(
-    {"exact", "listing", "safe", "other-version", "unused"}
-)
+_STRIPPED_RULES: frozenset[Rule] = frozenset({"exact", "listing", "safe", "modules", "unused"})
 INTERPRETERS = frozenset({"python", "pypy", "pypy3"})
 """Packages kept whole: the interpreter the prefix runs (and conda runs there)."""
 
@@ -220,12 +223,19 @@ def _classifier(record: PrefixRecord) -> Classifier:
     return Classifier(record.name, (_site_relative(p) or p for p in record.files), "")
 
 
-def _usages(profile: Profile, record: PrefixRecord) -> tuple[list[DistributionUsage], bool]:
-    """The profile's conda usages of ``record``'s package, and whether one is exact."""
+def _usages(
+    profile: Profile | None, record: PrefixRecord
+) -> tuple[list[DistributionUsage], list[DistributionUsage]]:
+    """The profile's conda usages of ``record``'s package: of this very version (and
+    build), and of others."""
     name = canonicalize_name(record.name)
-    found = [d for d in profile.distributions if d.kind == "conda" and d.name == name]
+    found = [
+        d
+        for d in (profile.distributions if profile else ())
+        if d.kind == "conda" and d.name == name
+    ]
     exact = [d for d in found if d.version == record.version and d.build in ("", record.build)]
-    return (exact, True) if exact else (found, False)
+    return exact, [d for d in found if d not in exact]
 
 
 def _has_reserve(record: PrefixRecord) -> bool:
@@ -244,31 +254,32 @@ def _roots(
     if not _has_reserve(record):
         return "no-reserve", "its package is not in the package cache to restore from", files
     kept = {p for p in files if _always_kept(record, p)}
-    usages, exact = _usages(profile, record) if profile is not None else ([], False)
-    if policy == "safe":
-        classifier = _classifier(record)
-        needed = {p for p in files if not classifier.removable(_site_relative(p) or p)}
-        why = "safe policy: drops only files a program does not run"
-        return "safe", why, kept | needed | _seen_in(record, usages)
-    if exact:
-        used = {p for u in usages for p in (*u.files, *u.probed)}
+    exact, others = _usages(profile, record)
+    if policy != "safe" and not exact and not others:
+        return "unused", "the profile never used it", kept
+    rule = rule_for(policy, exact, others)
+    if rule == "exact":
+        used = {p for u in exact for p in (*u.files, *u.probed)}
         return "exact", "the profile used it", kept | (files & used)
-    if usages:
-        versions = ", ".join(sorted({u.version for u in usages}))
-        classifier = _classifier(record)
-        needed = {p for p in files if not classifier.removable(_site_relative(p) or p)}
-        protected = _seen_in(record, usages)
-        listings = [u.listing for u in usages if u.listing]
-        if listings:
-            new = {p for p in needed if not any(p in listing for listing in listings)}
-            why = (
-                f"profile made on version {versions}: files new in {record.version} stay, "
-                f"files {versions} had and never used go"
-            )
-            return "listing", why, kept | new | protected
-        why = f"profile made on version {versions}: drops only files a program does not run"
-        return "other-version", why, kept | needed | protected
-    return "unused", "the profile never used it", kept
+    classifier = _classifier(record)
+    needed = {p for p in files if not classifier.removable(_site_relative(p) or p)}
+    protected = _seen_in(record, exact or others)
+    if rule == "safe":
+        return (
+            "safe",
+            "safe policy: drops only files a program does not run",
+            kept | needed | protected,
+        )
+    versions = ", ".join(sorted({u.version for u in others}))
+    if rule == "listing":
+        new = {p for p in needed if not any(p in u.listing for u in others if u.listing)}
+        why = (
+            f"profile made on version {versions}: files new in {record.version} stay, "
+            f"files {versions} had and never used go"
+        )
+        return "listing", why, kept | new | protected
+    why = f"profile made on version {versions}: drops only files a program does not run"
+    return "modules", why, kept | needed | protected
 
 
 def _seen_in(record: PrefixRecord, usages: Sequence[DistributionUsage]) -> set[str]:
@@ -478,7 +489,7 @@ def plan_strip(
         rule, why = rules[record.stem]
         remove = tuple(p for p in record.files if p not in kept)
         made = _stubs(record, remove, kept, profile_label)
-        if rule in ("unused", "other-version", "exact") and remove:
+        if rule in _STRIPPED_RULES and remove:
             closure = [p for p in record.files if p in kept and p not in roots]
             if closure:
                 why += f"; {len(closure)} file(s) kept because kept files need them"

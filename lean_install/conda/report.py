@@ -97,8 +97,8 @@ def _classifier(name: str, files: Sequence[str]) -> Classifier:
 def _used(profile: Profile | None, record: PrefixRecord) -> Used | None:
     if profile is None:
         return None
-    chosen, exact = _usages(profile, record)
-    return used_of(chosen, exact)
+    exact, others = _usages(profile, record)
+    return used_of(exact or others, bool(exact))
 
 
 def _removal(prefix: str, record: PrefixRecord, manifest: Manifest | None) -> Removal | None:

@@ -50,7 +50,9 @@ if TYPE_CHECKING:
 
 __all__ = ["install", "install_conda", "LeanInstallRemovedFileError"]
 
-_MODULE_FILES = (".py", ".pyc", ".so", ".pyd")
+_NOT_DATA = (".py", ".pyc", ".so", ".pyd", ".pth")
+"""Opens the hook leaves to the import system and ``site`` (``.pth`` files are never
+removed; ``site`` opens the ones after the hook's own at every start)."""
 
 
 class LeanInstallRemovedFileError(FileNotFoundError):
@@ -369,7 +371,7 @@ def _on_dlopen(args: tuple[Any, ...]) -> None:
 
 def _on_open(args: tuple[Any, ...]) -> None:
     path, mode, flags = args[0], args[1], args[2]
-    if not isinstance(path, str) or path.endswith(_MODULE_FILES):
+    if not isinstance(path, str) or path.endswith(_NOT_DATA):
         return
     if isinstance(mode, str) and any(c in mode for c in "wax"):
         return
