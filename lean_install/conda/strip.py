@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import subprocess
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -203,9 +204,11 @@ def remove_startup_hook(prefix: Path) -> None:
 
 def install_runtime(prefix: Path) -> None:
     """Copy the runtime (``lean_install/runtime``, standard library only) to
-    ``PREFIX/lean-install/runtime/<digest>/``, where the prefix's stubs load it from; files
-    already there as they should be are left alone."""
+    ``PREFIX/lean-install/runtime/<digest>/``, where the prefix's stubs and startup hook
+    load it from, and compile its bytecode with the prefix's python; files already there
+    as they should be are left alone."""
     directory = prefix / stubs.conda_runtime_directory()
+    written = False
     for name, data in stubs.runtime_files(conda=True):
         target = directory / name
         try:
@@ -214,6 +217,12 @@ def install_runtime(prefix: Path) -> None:
         except OSError:
             pass
         layout.write_atomically(target, data)
+        written = True
+    python = prefix / "bin" / "python"
+    if written and python.exists():  # the startup hook loads it in every interpreter; -B:
+        # no bytecode of the modules compileall itself imports (the prefix keeps its files)
+        subprocess.run([str(python), "-B", "-I", "-m", "compileall", "-q", str(directory)],
+                       capture_output=True, check=False)  # fmt: skip
 
 
 def apply_strip(

@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
 
 from . import working
 
+TYPE_CHECKING = False  # not typing's: importing typing costs every interpreter start
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from typing import Any
 
     from .records import Miss
 
@@ -264,12 +265,17 @@ def _bring_back(kind: str, what: str, removed: _Removed, paths: set[str], error:
 # -- modules without a stub ------------------------------------------------------------------
 
 
+_AT_START = frozenset({"sitecustomize", "usercustomize"})
+"""What ``site`` tries to import at every start, usually in vain: answering would read
+every manifest in every interpreter (a top-level module is never removed)."""
+
+
 class _Finder:
     """Asked last: a module nothing found that a lean install removed."""
 
     @classmethod
     def find_spec(cls, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if _STATE["busy"] or working:
+        if _STATE["busy"] or working or fullname in _AT_START:
             return None
         _STATE["busy"] = True
         try:
@@ -381,9 +387,11 @@ def _on_open(args: tuple[Any, ...]) -> None:
 
 
 def _reach_file(path: str, what: str) -> None:
+    if os.path.exists(path):  # never removed: the manifests are not read for it
+        return
     for removed, relative in _places(os.path.abspath(path)):
         files = removed.files()
-        if relative in files and not os.path.exists(path):
+        if relative in files:
             manifest = files[relative][1]
             said = removed.message(f"{what} {relative!r}", manifest)
             error = LeanInstallRemovedFileError(2, said, path)
