@@ -848,6 +848,8 @@ def test_a_profile_of_the_last_release_leans_the_next_by_its_listing(
     _build_libb(conda_python, channel, libs)
     new = {f"{SP}/pkga/new.py": "N = 7\n", f"{SP}/pkga/data/new.txt": "new data"}
     for version, extra in (("1.0", {}), ("1.1", new)):
+        files = {**_pkga_files(libs, version), **extra}
+        files.update(condakit._bytecode(files, SP, "3.11"))  # as conda-build packages it
         condakit.build_conda_package(
             channel,
             "pkga",
@@ -856,7 +858,7 @@ def test_a_profile_of_the_last_release_leans_the_next_by_its_listing(
             subdir="linux-64",
             depends=["libb", "python"],
             tool_python=conda_python,
-            files={**_pkga_files(libs, version), **extra},
+            files=files,
         )
     python = condakit.python_package(
         condakit.default_venv_dir().parent / "python-package", tool_python=conda_python
@@ -879,6 +881,9 @@ def test_a_profile_of_the_last_release_leans_the_next_by_its_listing(
     assert not (site / "pkga/data/unused.txt").exists()
     assert not (site / "pkga/tests/test_pkga.py").exists()
     assert (site / "pkga/used.py").read_text() == "X = 1\n"
+    # bytecode is in no listing: it goes or stays with its source
+    assert (site / f"pkga/__pycache__/new.{sys.implementation.cache_tag}.pyc").is_file()
+    assert not (site / f"pkga/__pycache__/unused.{sys.implementation.cache_tag}.pyc").exists()
     assert _workload(prefix, PKGA_WORKLOAD).returncode == 0
     assert _doctor(conda_python, prefix) == {"missing": {}, "altered": {}}
 

@@ -272,7 +272,9 @@ def _roots(
         )
     versions = ", ".join(sorted({u.version for u in others}))
     if rule == "listing":
-        new = {p for p in needed if not any(p in u.listing for u in others if u.listing)}
+        listings = [u.listing for u in others if u.listing]
+        # bytecode is in no listing: it is as new as its source (kept with it, by the closure)
+        new = {p for p in needed if not any(_source(p) in listing for listing in listings)}
         why = (
             f"profile made on version {versions}: files new in {record.version} stay, "
             f"files {versions} had and never used go"
@@ -288,6 +290,10 @@ def _seen_in(record: PrefixRecord, usages: Sequence[DistributionUsage]) -> set[s
     seen = {p for u in usages for p in (*u.files, *u.probed)}
     modules = {m for p in seen if (m := _module(p)) is not None}
     return {p for p in record.files if p in seen or _module(p) in modules}
+
+
+def _source(path: str) -> str:
+    return layout.source_of_bytecode(path) or path
 
 
 def _module(path: str) -> str | None:
