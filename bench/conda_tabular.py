@@ -55,18 +55,7 @@ def _log(message: str) -> None:
 
 def conda_with_lean_install() -> Path:
     """The conda venv's python, with this checkout of lean-install installed (editable)."""
-    python = condakit.install_conda(condakit.default_venv_dir())
-    probe = subprocess.run(
-        [python, "-c", "import lean_install, sys; print(lean_install.__file__)"],
-        capture_output=True,
-        text=True,
-    )
-    if str(REPO) not in probe.stdout:
-        subprocess.run(
-            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", REPO],
-            check=True,
-        )
-    return python
+    return condakit.with_lean_install(condakit.install_conda(condakit.default_venv_dir()), REPO)
 
 
 def download_wheels(directory: Path) -> list[Path]:

@@ -240,6 +240,37 @@ def _install_conda(
     return python
 
 
+_LEAN_INSTALL_PROBE = """\
+import importlib.metadata as m, json
+try:
+    d = m.distribution("lean-install")
+except m.PackageNotFoundError:
+    print("{}")
+else:
+    eps = [e.value for e in d.entry_points if e.group == "conda"]
+    print(json.dumps({"url": d.read_text("direct_url.json") or "", "eps": eps}))
+"""
+
+
+def with_lean_install(python: Path, checkout: Path) -> Path:
+    """``python``'s venv with ``checkout`` of lean-install installed editable, its conda
+    plugin registered; returns ``python``.  The probe asks the installed distribution
+    (its ``direct_url.json`` and ``conda`` entry points), not ``import lean_install``:
+    run from the checkout, that import finds the working directory and says nothing of
+    what conda's plugin manager will load."""
+    found = json.loads(
+        subprocess.run(
+            [python, "-I", "-c", _LEAN_INSTALL_PROBE], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    wanted = Path(checkout).resolve().as_uri()
+    if wanted not in found.get("url", "") or "lean_install.conda.plugin" not in found.get(
+        "eps", []
+    ):
+        _run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", checkout])
+    return python
+
+
 def install_conda_plugin(
     python: Path,
     dist_name: str,

@@ -5,13 +5,28 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+
+
+def pytest_report_header() -> list[str]:
+    """The free disk where the tests write (tmp_path, the caches in HOME): a run that
+    fails for want of space says so in its first lines."""
+    places = {"tmp": Path(tempfile.gettempdir()), "home": Path.home()}
+    return [
+        "free disk: "
+        + ", ".join(
+            f"{name} {shutil.disk_usage(p).free / 2**30:.1f} GiB" for name, p in places.items()
+        )
+    ]
+
 
 WheelFiles = Mapping[str, "bytes | str"]
 

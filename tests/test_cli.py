@@ -325,7 +325,9 @@ def test_a_local_directory_is_planned_as_handed_to_pip(
         "    return 'srcpkg-1.0.dist-info'\n"
     )
     venv = create_venv(tmp_path / "venv")
-    code = main(["install", "--python", str(venv), "--dry-run", "--json", "--no-index", str(project)])
+    code = main(
+        ["install", "--python", str(venv), "--dry-run", "--json", "--no-index", str(project)]
+    )
     assert code == 0
     plan = json.loads(capsys.readouterr().out)["plan"]
     srcpkg = next(d for d in plan["distributions"] if d["name"] == "srcpkg")

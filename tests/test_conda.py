@@ -47,23 +47,7 @@ def conda_python() -> Path:
     """The conda venv's python, with this checkout of lean-install installed (editable)."""
     if condakit.find_conda_tarball() is None:
         pytest.skip("the vendored conda release source (shared/vendor/conda-*.tar.gz) is missing")
-    python = condakit.install_conda(condakit.default_venv_dir())
-    probe = (
-        "import importlib.metadata as m, json\n"
-        "try:\n d = m.distribution('lean-install')\nexcept m.PackageNotFoundError:\n print('{}')\n"
-        "else:\n print(json.dumps({'url': d.read_text('direct_url.json') or '',"
-        " 'eps': [e.value for e in d.entry_points if e.group == 'conda']}))\n"
-    )
-    found = json.loads(
-        subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout
-    )
-    here = REPO.as_uri()
-    if here not in found.get("url", "") or "lean_install.conda.plugin" not in found.get("eps", []):
-        subprocess.run(
-            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", str(REPO)],
-            check=True,
-        )
-    return python
+    return condakit.with_lean_install(condakit.install_conda(condakit.default_venv_dir()), REPO)
 
 
 def _library_sources(work: Path) -> dict[str, bytes]:

@@ -26,7 +26,10 @@ def needed(data: object) -> tuple[str, ...]:
 def deps_closure(roots: list[str], deps: dict[str, tuple[str, ...]]) -> set[str]:
     """Closure by file name over ``deps`` (no run paths), as auditwheel lays wheels out."""
     tree = Libraries(deps)
-    return closure(roots, lambda m: [p for s in deps.get(m, ()) for p in tree.resolve(s, m, Dynamic())])
+    return closure(
+        roots, lambda m: [p for s in deps.get(m, ()) for p in tree.resolve(s, m, Dynamic())]
+    )
+
 
 LEAF_C = "int leaf(void) { return 41; }\n"
 A_C = "int leaf(void);\nint a(void) { return leaf() + 1; }\n"
@@ -172,22 +175,41 @@ def test_runpath_with_origin_finds_the_library_in_another_distribution(tmp_path:
         pytest.skip("gcc is not installed")
     (tmp_path / "dep.c").write_text("int dep(void) { return 1; }\n")
     (tmp_path / "main.c").write_text("int dep(void);\nint top(void) { return dep(); }\n")
-    subprocess.run([gcc, "-shared", "-fPIC", "-Wl,-soname,libcudnn.so.9", "-o", "libcudnn.so.9",
-                    "dep.c"], cwd=tmp_path, check=True)
-    subprocess.run([gcc, "-shared", "-fPIC", "-o", "libtop.so", "main.c", "-L.", "-l:libcudnn.so.9",
-                    "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../nvidia/cudnn/lib"],
-                   cwd=tmp_path, check=True)
+    subprocess.run(
+        [gcc, "-shared", "-fPIC", "-Wl,-soname,libcudnn.so.9", "-o", "libcudnn.so.9", "dep.c"],
+        cwd=tmp_path,
+        check=True,
+    )
+    subprocess.run(
+        [
+            gcc,
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libtop.so",
+            "main.c",
+            "-L.",
+            "-l:libcudnn.so.9",
+            "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../../nvidia/cudnn/lib",
+        ],
+        cwd=tmp_path,
+        check=True,
+    )
     top = read_dynamic((tmp_path / "libtop.so").read_bytes())
     assert top.needed[0] == "libcudnn.so.9"
     assert top.runpath == ("$ORIGIN/../../nvidia/cudnn/lib",) and top.rpath == ()
     assert read_dynamic((tmp_path / "libcudnn.so.9").read_bytes()).soname == "libcudnn.so.9"
-    tree = Libraries(["torch/lib/libtop.so", "nvidia/cudnn/lib/libcudnn.so.9",
-                      "other/libcudnn.so.9"])
+    tree = Libraries(
+        ["torch/lib/libtop.so", "nvidia/cudnn/lib/libcudnn.so.9", "other/libcudnn.so.9"]
+    )
     assert tree.resolve("libcudnn.so.9", "torch/lib/libtop.so", top) == (
-        "nvidia/cudnn/lib/libcudnn.so.9",)
+        "nvidia/cudnn/lib/libcudnn.so.9",
+    )
     # without a run path that reaches it: every file of that name (safety beats size)
     assert set(tree.resolve("libcudnn.so.9", "torch/lib/libtop.so", Dynamic())) == {
-        "nvidia/cudnn/lib/libcudnn.so.9", "other/libcudnn.so.9"}
+        "nvidia/cudnn/lib/libcudnn.so.9",
+        "other/libcudnn.so.9",
+    }
     # a run path that climbs out of the tree is ignored; the system's libraries resolve to none
     escaping = Dynamic(runpath=("$ORIGIN/../../../../outside",))
     assert len(tree.resolve("libcudnn.so.9", "torch/lib/libtop.so", escaping)) == 2

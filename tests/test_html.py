@@ -237,8 +237,10 @@ def test_page_is_self_contained_and_counts_removed_bytes(report: Report) -> None
 
 
 def without_removals(report: Report) -> Report:
-    return dataclasses.replace(report, distributions=tuple(
-        dataclasses.replace(d, removed=None) for d in report.distributions))
+    return dataclasses.replace(
+        report,
+        distributions=tuple(dataclasses.replace(d, removed=None) for d in report.distributions),
+    )
 
 
 def test_without_profile_or_removals(report: Report, environment: Environment) -> None:

@@ -95,8 +95,11 @@ def traced_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "probedpkg": {"probedpkg/__init__.py": "raise RuntimeError('never imported')\n"},
         "metapkg": {"metapkg/__init__.py": "X = 1\n"},
         "unusedpkg": {"unusedpkg/__init__.py": "X = 1\n"},
-        "hashedpkg": {"hashedpkg/__init__.py": "X = 1\n", "hashedpkg/mod.py": "Y = 2\n",
-                      "hashedpkg/used.py": "Z = 3\n"},  # fmt: skip
+        "hashedpkg": {
+            "hashedpkg/__init__.py": "X = 1\n",
+            "hashedpkg/mod.py": "Y = 2\n",
+            "hashedpkg/used.py": "Z = 3\n",
+        },  # fmt: skip
     }
     paths = [build_wheel(wheels, name, "1.0", files) for name, files in simple.items()]
     paths.append(build_wheel(wheels, "poolpkg", "1.0", {
