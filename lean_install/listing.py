@@ -136,6 +136,12 @@ class Contents:
     def members_of(self, module: str) -> list[str]:
         return self.modules.get(module, [])
 
+    def module_at(self, path: str) -> str | None:
+        return layout.module_name(path)  # a profile writes site-packages paths
+
+    def removable(self, member: str) -> bool:
+        return self.classifier.removable(member)
+
     def init_chain(self, member: str) -> list[str]:
         """The ``__init__`` files of every package ``member`` sits in."""
         out: list[str] = []

@@ -31,9 +31,7 @@ from lean_install.stubs import stub_digest
 from lean_install.symbols import FORMAT as SYMBOLS_FORMAT
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from lean_install.profile import DistributionUsage, Profile
+    from lean_install.profile import Profile
 
 __all__ = [
     "Decision",
@@ -41,7 +39,6 @@ __all__ = [
     "Policy",
     "POLICIES",
     "choose_policy",
-    "rule_for",
     "Rule",
     "RULES",
     "Source",
@@ -78,23 +75,6 @@ what no program needs goes, and never a module it saw), ``safe`` (the safe polic
 what no program needs goes), ``needed`` (never used, but kept libraries of other
 distributions need some of its libraries: those stay, with what they need), ``none`` (not
 planned file by file: kept whole, a stub, an omission, a pass-through)."""
-
-
-def rule_for(
-    policy: Policy, exact: Sequence[DistributionUsage], others: Sequence[DistributionUsage]
-) -> Rule:
-    """How the profile applies to one distribution or conda package; both planners ask
-    here (``wheelplan.roots``, ``conda.plan``). ``exact``: usages of this very version
-    (and build); ``others``: usages of other versions. ``safe`` under the safe policy,
-    else ``exact``, else ``listing`` where another version's usage recorded its files,
-    else ``modules``."""
-    if policy == "safe":
-        return "safe"
-    if exact:
-        return "exact"
-    if any(u.listing for u in others):
-        return "listing"
-    return "modules"
 
 
 def original_version(version: str) -> str:

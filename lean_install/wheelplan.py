@@ -1,19 +1,10 @@
 """The files of one wheel: which it keeps, which it drops, which modules become stubs.
 
 Planning one wheel has two halves around the shared-library closure, which crosses
-distributions (``closure``): ``roots`` says what the wheel keeps for its own sake, as the
-profile and the policy say; ``finish`` turns what it keeps in the end into its plan.
-
-What a wheel keeps for its own sake (``Rule``):
-
-- ``exact``: a profile made on this very version: every file it loaded, every file it
-  only probed still exists (a module as a stub), nothing else it did not use;
-- ``listing``: a profile made on another release or build that recorded that release's
-  files: the files new in this one stay, the files it had and never used go;
-- ``modules``: a profile made on another version without a listing, or none at all:
-  only what no program needs goes, never a file or module the profile saw;
-- ``safe``: the safe policy: only what no program needs goes;
-- ``needed``: a distribution the profile never used whose libraries kept libraries need.
+distributions (``closure``): ``roots`` says what the wheel keeps for its own sake, by the
+rules conda packages are planned by too (``rules``: ``exact``, ``listing``, ``modules``,
+``safe``), or, for a distribution the profile never used whose libraries kept libraries
+need, ``needed``; ``finish`` turns what it keeps in the end into its plan.
 
 Always: ``.dist-info``, console scripts, entry-point targets, ``.pth`` and top-level
 files, files outside site-packages that a program needs, and the ``__init__`` chain of
@@ -27,8 +18,9 @@ from dataclasses import dataclass, field, replace
 
 from packaging.version import InvalidVersion, Version
 
+from lean_install import rules
 from lean_install.listing import Contents, WheelListing
-from lean_install.plan import Decision, DistributionPlan, Policy, Rule, rule_for
+from lean_install.plan import Decision, DistributionPlan, Policy, Rule
 from lean_install.profile import DistributionUsage
 from lean_install.runtime import layout
 
@@ -74,17 +66,8 @@ def roots(
         u for u in usages if policy == "profile" and _same_version(u.version, preliminary.version)
     )
     others = tuple(u for u in usages if u not in exact)
-    rule = rule_for(policy, exact, others)
-    probed: set[str] = set()
-    if rule == "exact":
-        keep, probed = _profile_roots(contents, exact)
-    elif rule == "listing":
-        keep = _listing_roots(contents, others)
-    else:
-        keep = {m for m in listing.members if not contents.classifier.removable(m)}
-    keep |= contents.always_kept() | _protected(contents, usages, exact)
-    loaded = {m for u in exact for p in u.files for m in contents.lookup(p)}
-    return Roots(contents, rule, keep, probed - keep, loaded, exact, others)
+    kept = rules.roots(contents, exact, others, policy)
+    return Roots(contents, kept.rule, kept.keep, kept.probed_modules, kept.loaded, exact, others)
 
 
 def needed_roots(
@@ -94,55 +77,6 @@ def needed_roots(
     need (and its metadata, scripts and entry points)."""
     contents = Contents(listing, preliminary.name)
     return Roots(contents, "needed", set(needed) | contents.always_kept())
-
-
-def _profile_roots(
-    contents: Contents, exact: Sequence[DistributionUsage]
-) -> tuple[set[str], set[str]]:
-    """What a same-version profile keeps (loaded files, probed non-modules) and probed modules.
-
-    Files outside site-packages (``.data/data``, ``.data/headers``) are invisible to a
-    profile: only what no program needs is dropped there.
-    """
-    keep = {m for m in contents.outside if not contents.classifier.removable(m)}
-    probed_modules: set[str] = set()
-    for usage in exact:
-        for path in usage.files:
-            keep.update(contents.lookup(path))
-        for path in usage.probed:
-            for member in contents.lookup(path):
-                (probed_modules if member in contents.module_of else keep).add(member)
-    return keep, probed_modules
-
-
-def _listing_roots(contents: Contents, others: Sequence[DistributionUsage]) -> set[str]:
-    """Members this release has that the traced releases did not (new files), unless no
-    program needs them; and the files outside site-packages a program needs."""
-    listings = [u.listing for u in others if u.listing]
-    removable = contents.classifier.removable
-    return {
-        m
-        for m, path in contents.installed.items()
-        if not removable(m) and (m in contents.outside or not any(path in ls for ls in listings))
-    }
-
-
-def _protected(
-    contents: Contents, usages: Sequence[DistributionUsage], exact: Sequence[DistributionUsage]
-) -> set[str]:
-    """Files the profile saw, by path and by module name, in any version it was made on.
-
-    Probed modules of a same-version profile are left out: they become stubs.
-    """
-    keep: set[str] = set()
-    for usage in usages:
-        paths = usage.files if usage in exact else (*usage.files, *usage.probed)
-        for path in paths:
-            keep.update(contents.lookup(path))
-            module = layout.module_name(path)
-            if module is not None:
-                keep.update(contents.members_of(module))
-    return keep
 
 
 # -- the plan, once the closure is known ----------------------------------------------------

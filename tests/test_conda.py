@@ -73,8 +73,10 @@ def data_path(name):
     return os.path.join(os.path.dirname(__file__), "data", name)
 """
 
-WORKLOAD = """import pkga, pkga.used, pkgn, pkgn.used
+WORKLOAD = """import os, pkga, pkga.used, pkgn, pkgn.used
 assert pkga.value() == 43, pkga.value()
+# probed, never imported (an optional part looked for): it becomes a stub, as on pip's side
+assert os.path.exists(os.path.join(os.path.dirname(pkga.__file__), "optional.py"))
 with open(pkga.data_path("used.txt")) as f:
     assert f.read() == "used data"
 assert pkga.used.X == 1 and pkgn.used.Y == 2
@@ -108,6 +110,7 @@ def _pkga_files(libs: dict[str, bytes], version: str = "1.0") -> dict[str, bytes
         f"{SP}/pkga/__init__.py": PKGA_INIT,
         f"{SP}/pkga/used.py": "X = 1\n",
         f"{SP}/pkga/unused.py": "Z = 3\n",
+        f"{SP}/pkga/optional.py": "O = 5\n",
         f"{SP}/pkga/sub/__init__.py": "",
         f"{SP}/pkga/sub/deep.py": "D = 4\n",
         f"{SP}/pkga/data/used.txt": "used data",
@@ -289,6 +292,7 @@ def test_trace_attributes_prefix_files_to_conda_packages(stripped: Stripped) -> 
     assert f"{SP}/pkga/used.py" in pkga.files and f"{SP}/pkga/data/used.txt" in pkga.files
     assert "lib/liba.so" in pkga.files
     assert f"{SP}/pkga/unused.py" not in pkga.files + pkga.probed
+    assert f"{SP}/pkga/optional.py" in pkga.probed and f"{SP}/pkga/optional.py" not in pkga.files
     assert libb.files == ("lib/libb.so",)  # mapped through liba's DT_NEEDED
     assert f"{SP}/pkgn/used.py" in pkgn.files and f"{SP}/pkgn/unused.py" not in pkgn.files
 
@@ -329,6 +333,7 @@ def test_strip_removes_unused_files_and_the_workload_still_passes(stripped: Stri
     assert [p for p in kept if not (prefix / p).is_file()] == []
     stubs = [
         f"{SP}/pkga/unused.py",
+        f"{SP}/pkga/optional.py",  # probed only: the stub stands where the probe looked
         f"{SP}/pkga/sub/__init__.py",
         f"{SP}/pkgc/__init__.py",
         f"{SP}/pkgn/unused.py",

@@ -1,9 +1,12 @@
 """The strip plan of a conda prefix: per conda package, which files go and which stubs come.
 
-What a package keeps for its own sake (``Rule``):
+What a package keeps for its own sake (``Rule``) is decided by the rules a wheel is
+planned by (``lean_install.rules``), applied by the same function to the package's files
+(``PackageFiles``: prefix paths, which is how a conda profile writes them):
 
 - ``exact``: the profile has this package at this version (and build, when it says one):
-  every file it loaded or probed stays, files it never used go;
+  every file it loaded stays, a module it only probed becomes a stub, files it never used
+  go;
 - ``listing``: the profile saw other versions only, and recorded their files (a profile
   records every used package's listing): the files new in this version stay, the files
   those versions had and the workload never used go;
@@ -12,10 +15,10 @@ What a package keeps for its own sake (``Rule``):
   never a file or module the profile saw;
 - ``safe`` (the safe policy, with or without a profile): only what no program needs goes,
   never a file the profile saw;
-- ``unused``: the profile has no entry for it: its files go.
+- ``unused``: the profile has no entry for it: its files go (the pip side's ``stub``
+  decision, file by file).
 
-The first four are the pip side's rules for a wheel, chosen by the same function
-(``plan.rule_for``); ``unused`` is the pip side's ``stub`` decision, file by file. And:
+And, before those, the rules only a prefix has:
 
 - ``interpreter`` (the ``python`` package), ``no-reserve`` (its package is not in the
   package cache, so nothing removed could come back) and ``already-lean`` (stripped
@@ -53,15 +56,15 @@ import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from packaging.utils import canonicalize_name
 
-from lean_install import library, stubs
+from lean_install import library, rules, stubs
 from lean_install.classify import Classifier
 from lean_install.conda.attribution import PrefixIndex
 from lean_install.conda.records import PrefixRecord
-from lean_install.plan import Policy, rule_for
+from lean_install.plan import Policy
 from lean_install.profile import DistributionUsage, Profile
 from lean_install.runtime import dynlib, layout
 
@@ -203,6 +206,106 @@ def restore_command(prefix: str | os.PathLike[str], name: str) -> str:
 # -- what each package keeps for its own sake ----------------------------------------------
 
 
+class PackageFiles:
+    """A conda package's files as the rules see them (``rules.Files``): a member is a
+    prefix path, which is also how a profile writes it; module files are those under
+    ``lib/pythonX.Y/site-packages``; every file is in the prefix a trace sees."""
+
+    outside: frozenset[str] = frozenset()
+
+    def __init__(self, record: PrefixRecord) -> None:
+        self.record = record
+        self.installed = {p: p for p in record.files}
+        self.module_of = {
+            p: m
+            for p in record.files
+            if _METADATA_DIR.search(p) is None and (m := _module(p)) is not None
+        }
+        self._modules: dict[str, list[str]] = {}
+        for path, module in self.module_of.items():
+            self._modules.setdefault(module, []).append(path)
+        # the shared classifier, on paths as seen from site-packages where they are there
+        self._classifier = Classifier(
+            record.name, (_site_relative(p) or p for p in record.files), ""
+        )
+
+    def lookup(self, path: str) -> list[str]:
+        candidates = (path, layout.source_of_bytecode(path))
+        return [p for p in candidates if p is not None and p in self.installed]
+
+    def members_of(self, module: str) -> list[str]:
+        return self._modules.get(module, [])
+
+    def module_at(self, path: str) -> str | None:
+        return _module(path)
+
+    def removable(self, member: str) -> bool:
+        return self._classifier.removable(_site_relative(member) or member)
+
+    def always_kept(self) -> set[str]:
+        return {p for p in self.record.files if _always_kept(self.record, p)}
+
+
+def _usages(
+    profile: Profile | None, record: PrefixRecord, policy: Policy
+) -> tuple[list[DistributionUsage], list[DistributionUsage]]:
+    """The profile's conda usages of ``record``'s package: of this very version (and
+    build), and of others; under the safe policy, none is exact."""
+    name = canonicalize_name(record.name)
+    found = [
+        d
+        for d in (profile.distributions if profile else ())
+        if d.kind == "conda" and d.name == name
+    ]
+    exact = [
+        d
+        for d in found
+        if policy == "profile" and d.version == record.version and d.build in ("", record.build)
+    ]
+    return exact, [d for d in found if d not in exact]
+
+
+def _has_reserve(record: PrefixRecord) -> bool:
+    extracted = record.extracted_package_dir
+    tarball = record.package_tarball_full_path
+    return bool(extracted and Path(extracted).is_dir()) or bool(tarball and Path(tarball).is_file())
+
+
+@dataclass
+class _Roots:
+    rule: Rule
+    why: str
+    keep: set[str]
+    probed_modules: set[str] = field(default_factory=set)
+
+
+def _roots(record: PrefixRecord, profile: Profile | None, policy: Policy) -> _Roots:
+    """The rule for ``record``, why, and the files it keeps for its own sake: the
+    ``rules`` of the pip side, after the rules only a prefix has."""
+    files = set(record.files)
+    if record.name in INTERPRETERS:
+        return _Roots("interpreter", "the interpreter of the prefix", files)
+    if not _has_reserve(record):
+        return _Roots(
+            "no-reserve", "its package is not in the package cache to restore from", files
+        )
+    view = PackageFiles(record)
+    exact, others = _usages(profile, record, policy)
+    if policy != "safe" and not exact and not others:
+        return _Roots("unused", "the profile never used it", view.always_kept())
+    kept = rules.roots(view, exact, others, policy)
+    rule = cast(Rule, kept.rule)  # rules.roots gives exact, listing, modules or safe
+    versions = ", ".join(sorted({u.version for u in others}))
+    why = {
+        "exact": "the profile used it",
+        "safe": "safe policy: drops only files a program does not run",
+        "listing": f"profile made on version {versions}: files new in {record.version} "
+        f"stay, files {versions} had and never used go",
+        "modules": f"profile made on version {versions}: drops only files a program does not run",
+    }[rule]
+    return _Roots(rule, why, kept.keep, kept.probed_modules)
+
+
 def _site_relative(path: str) -> str | None:
     match = _SITE_PACKAGES.match(path)
     return match.group(2) if match else None
@@ -216,84 +319,6 @@ def _always_kept(record: PrefixRecord, path: str) -> bool:
         or path.endswith(".pth")
         or (entry is not None and entry.path_type == "directory")
     )
-
-
-def _classifier(record: PrefixRecord) -> Classifier:
-    """The shared classifier, on paths as seen from site-packages where they are there."""
-    return Classifier(record.name, (_site_relative(p) or p for p in record.files), "")
-
-
-def _usages(
-    profile: Profile | None, record: PrefixRecord
-) -> tuple[list[DistributionUsage], list[DistributionUsage]]:
-    """The profile's conda usages of ``record``'s package: of this very version (and
-    build), and of others."""
-    name = canonicalize_name(record.name)
-    found = [
-        d
-        for d in (profile.distributions if profile else ())
-        if d.kind == "conda" and d.name == name
-    ]
-    exact = [d for d in found if d.version == record.version and d.build in ("", record.build)]
-    return exact, [d for d in found if d not in exact]
-
-
-def _has_reserve(record: PrefixRecord) -> bool:
-    extracted = record.extracted_package_dir
-    tarball = record.package_tarball_full_path
-    return bool(extracted and Path(extracted).is_dir()) or bool(tarball and Path(tarball).is_file())
-
-
-def _roots(
-    record: PrefixRecord, profile: Profile | None, policy: Policy
-) -> tuple[Rule, str, set[str]]:
-    """The rule for ``record``, why, and the files it keeps for its own sake."""
-    files = set(record.files)
-    if record.name in INTERPRETERS:
-        return "interpreter", "the interpreter of the prefix", files
-    if not _has_reserve(record):
-        return "no-reserve", "its package is not in the package cache to restore from", files
-    kept = {p for p in files if _always_kept(record, p)}
-    exact, others = _usages(profile, record)
-    if policy != "safe" and not exact and not others:
-        return "unused", "the profile never used it", kept
-    rule = rule_for(policy, exact, others)
-    if rule == "exact":
-        used = {p for u in exact for p in (*u.files, *u.probed)}
-        return "exact", "the profile used it", kept | (files & used)
-    classifier = _classifier(record)
-    needed = {p for p in files if not classifier.removable(_site_relative(p) or p)}
-    protected = _seen_in(record, exact or others)
-    if rule == "safe":
-        return (
-            "safe",
-            "safe policy: drops only files a program does not run",
-            kept | needed | protected,
-        )
-    versions = ", ".join(sorted({u.version for u in others}))
-    if rule == "listing":
-        listings = [u.listing for u in others if u.listing]
-        # bytecode is in no listing: it is as new as its source (kept with it, by the closure)
-        new = {p for p in needed if not any(_source(p) in listing for listing in listings)}
-        why = (
-            f"profile made on version {versions}: files new in {record.version} stay, "
-            f"files {versions} had and never used go"
-        )
-        return "listing", why, kept | new | protected
-    why = f"profile made on version {versions}: drops only files a program does not run"
-    return "modules", why, kept | needed | protected
-
-
-def _seen_in(record: PrefixRecord, usages: Sequence[DistributionUsage]) -> set[str]:
-    """The files of ``record`` another version's profile saw: by path, and by module name
-    (a module that moved, ``x.py`` -> ``x/__init__.py`` or an extension, stays)."""
-    seen = {p for u in usages for p in (*u.files, *u.probed)}
-    modules = {m for p in seen if (m := _module(p)) is not None}
-    return {p for p in record.files if p in seen or _module(p) in modules}
-
-
-def _source(path: str) -> str:
-    return layout.source_of_bytecode(path) or path
 
 
 def _module(path: str) -> str | None:
@@ -333,7 +358,7 @@ class _Tree:
 
     def needs(self, path: str) -> list[str]:
         """What keeping ``path`` keeps too: libraries, a link's target, ``__init__`` chain."""
-        found = self._init_chain(path) + self.bytecode.get(path, [])
+        found = self.init_chain(path) + self.bytecode.get(path, [])
         full = self.prefix / path
         if full.is_symlink():
             target = os.path.relpath(os.path.realpath(full), os.path.realpath(self.prefix))
@@ -343,7 +368,8 @@ class _Tree:
             found += self._libraries(path, full)
         return found
 
-    def _init_chain(self, path: str) -> list[str]:
+    def init_chain(self, path: str) -> list[str]:
+        """The ``__init__.py`` of every package ``path`` sits in."""
         match = _SITE_PACKAGES.match(path)
         if not match:
             return []
@@ -389,9 +415,16 @@ def config_command(prefix: str | os.PathLike[str], mode: str) -> str:
 
 
 def _stubs(
-    record: PrefixRecord, remove: Sequence[str], kept: set[str], profile: str
+    record: PrefixRecord,
+    remove: Sequence[str],
+    kept: set[str],
+    profile: str,
+    probed: Collection[str] = (),
 ) -> tuple[Stub, ...]:
-    """Stubs for the removed modules whose parent package is still there (topmost only)."""
+    """Stubs for the removed modules whose parent package is still there (topmost only),
+    and for the modules the profile only probed (``probed``: their files), where the
+    probe looked."""
+    probed_modules = {m for p in probed if (m := _module(p)) is not None}
     kept_dirs = {p[:i] for p in kept for i in range(len(p)) if p[i] == "/"}
     modules: dict[str, tuple[str, bool]] = {}
     for path in remove:
@@ -409,7 +442,8 @@ def _stubs(
     for module in sorted(modules, key=lambda m: (m.count("."), m)):
         stub, package = modules[module]
         parent = stub.rsplit("/", 2 if package else 1)[0]
-        if module in defined or (module.count(".") and parent not in kept_dirs):
+        hidden = module.count(".") and parent not in kept_dirs and module not in probed_modules
+        if module in defined or hidden:
             continue
         text = stub_text(record, stub, module, profile)
         made.append(Stub(path=stub, module=module, text=text))
@@ -474,27 +508,29 @@ def plan_strip(
     (None: all; the others are ``untouched``)."""
     prefix = Path(index.prefix)
     already = set(lean)
-    owner = {p: r for r in index.records for p in r.files}
-    rules: dict[str, tuple[Rule, str]] = {}
+    tree = _Tree(prefix, {p: r for r in index.records for p in r.files})
+    planned: dict[str, _Roots] = {}
     roots: set[str] = set()
     for record in index.records:
-        rule: Rule
         if record.stem in already:
-            rule, why = "already-lean", "stripped before: restore it to strip it again"
-            keep = set(record.files)
+            own = _Roots(
+                "already-lean", "stripped before: restore it to strip it again", set(record.files)
+            )
         elif only is not None and record.stem not in only:
-            rule, why = "untouched", "not installed by this conda transaction"
-            keep = set(record.files)
+            own = _Roots("untouched", "not installed by this conda transaction", set(record.files))
         else:
-            rule, why, keep = _roots(record, profile, policy)
-        rules[record.stem] = (rule, why)
-        roots |= keep
-    kept = dynlib.closure(roots, _Tree(prefix, owner).needs)
+            own = _roots(record, profile, policy)
+        planned[record.stem] = own
+        roots |= own.keep
+        for path in own.probed_modules:  # the stub stands where the probe looked
+            roots.update(tree.init_chain(path))
+    kept = dynlib.closure(roots, tree.needs)
     packages = []
     for record in index.records:
-        rule, why = rules[record.stem]
+        own = planned[record.stem]
+        rule, why = own.rule, own.why
         remove = tuple(p for p in record.files if p not in kept)
-        made = _stubs(record, remove, kept, profile_label)
+        made = _stubs(record, remove, kept, profile_label, own.probed_modules)
         if rule in _STRIPPED_RULES and remove:
             closure = [p for p in record.files if p in kept and p not in roots]
             if closure:

@@ -97,7 +97,7 @@ def _classifier(name: str, files: Sequence[str]) -> Classifier:
 def _used(profile: Profile | None, record: PrefixRecord) -> Used | None:
     if profile is None:
         return None
-    exact, others = _usages(profile, record)
+    exact, others = _usages(profile, record, "profile")
     return used_of(exact or others, bool(exact))
 
 
