@@ -1047,6 +1047,50 @@ def test_a_killed_strip_is_completed_by_the_next_command(
         assert not journal.exists()
 
 
+def test_a_library_changed_under_an_interrupted_strip_is_refused_and_nothing_is_lost(
+    conda_python: Path, channel: Path, tmp_path: Path
+) -> None:
+    """A strip killed as it was about to write a kept library again smaller, then that
+    library changed by someone else: the next command refuses it with a clear error
+    that says what to do, writes nothing over it and keeps the journal."""
+    env = condakit.conda_env(conda_python)
+    reference = _create(conda_python, channel, tmp_path / "reference")
+    profile = tmp_path / "workload.toml"
+    _trace(reference, profile)
+    log = tmp_path / "operations.log"
+    faults.run_program_with_fault(
+        _strip_command(conda_python, reference, profile), None, env, [reference], log=log
+    )
+    library = "lib/liba.so"
+    at = next(
+        op.number
+        for op in faults.read_log(log)
+        if os.path.dirname(op.path) == str(reference / "lib") and "liba.so." in op.path
+    )  # the temporary file liba.so is written again through
+    prefix = _create(conda_python, channel, tmp_path / "env", tmp_path / "pkgs")
+    code, _ = faults.run_program_with_fault(
+        _strip_command(conda_python, prefix, profile), at, env, [prefix]
+    )
+    assert code == -9  # killed as it was about to write liba.so again
+    journal = prefix / "lean-install" / "conda-journal.json"
+    steps = json.loads(journal.read_text())["steps"]
+    assert any(library in step["rewrite"] for step in steps), steps
+    target = prefix / library
+    # another build: still a library that shrinks, to something the journal does not name
+    changed = (tmp_path / "pkgs" / "libb-1.0-0" / "lib" / "libb.so").read_bytes()
+    assert changed != target.read_bytes()
+    target.unlink()  # a hard link to the package cache: never written through
+    target.write_bytes(changed)
+    cached = tmp_path / "pkgs" / "pkga-1.0-0" / library
+    proc = _lean(conda_python, "strip", "-p", prefix, "--profile", profile)
+    assert proc.returncode != 0
+    said = proc.stdout + proc.stderr
+    assert "changed since conda lean strip read it" in said, said
+    assert "conda install --force-reinstall" in said and "Traceback" not in said, said
+    assert target.read_bytes() == changed and journal.is_file()
+    assert cached.read_bytes() != changed  # the package cache keeps the original
+
+
 # -- the lean_profile setting: a post-transaction action ---------------------------------------
 
 
