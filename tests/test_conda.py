@@ -1065,7 +1065,7 @@ def test_a_library_changed_under_an_interrupted_strip_is_refused_and_nothing_is_
     at = next(
         op.number
         for op in faults.read_log(log)
-        if os.path.dirname(op.path) == str(reference / "lib") and "liba.so." in op.path
+        if Path(op.path).parent == reference / "lib" and "liba.so." in op.path
     )  # the temporary file liba.so is written again through
     prefix = _create(conda_python, channel, tmp_path / "env", tmp_path / "pkgs")
     code, _ = faults.run_program_with_fault(
