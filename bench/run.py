@@ -313,7 +313,10 @@ def machine() -> dict[str, Any]:
         "pip": output_of([base, "-m", "pip", "--version"]).split(" from ")[0],
         "uv": output_of([uv_binary(), "--version"]),
         "os": platform.platform(),
-        "lean_install": output_of(["git", "describe", "--always", "--dirty"]),
+        # the checkout this file is in, wherever the bench is run from
+        "lean_install": output_of(
+            ["git", "-C", str(WORKLOADS.parents[1]), "describe", "--always", "--dirty"]
+        ),
         "load": [round(os.getloadavg()[0], 2)],  # 1-minute load average at start (and end)
     }
 
