@@ -121,8 +121,8 @@ def roots(
 
 
 def _exact(files: Files, exact: Sequence[DistributionUsage]) -> tuple[set[str], set[str]]:
-    """What a same-version profile keeps (loaded files, probed non-modules, and what no
-    program needs where no profile sees) and the modules it only probed."""
+    """What a same-version profile keeps (loaded files, probed non-modules and, where no
+    profile sees, what a program needs) and the modules it only probed."""
     keep = {m for m in files.outside if not files.removable(m)}
     probed_modules: set[str] = set()
     for usage in exact:

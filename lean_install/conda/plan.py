@@ -50,6 +50,7 @@ names the package and the command that brings it back.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -224,10 +225,6 @@ class PackageFiles:
         self._modules: dict[str, list[str]] = {}
         for path, module in self.module_of.items():
             self._modules.setdefault(module, []).append(path)
-        # the shared classifier, on paths as seen from site-packages where they are there
-        self._classifier = Classifier(
-            record.name, (_site_relative(p) or p for p in record.files), ""
-        )
 
     def lookup(self, path: str) -> list[str]:
         candidates = (path, layout.source_of_bytecode(path))
@@ -238,6 +235,13 @@ class PackageFiles:
 
     def module_at(self, path: str) -> str | None:
         return _module(path)
+
+    @functools.cached_property
+    def _classifier(self) -> Classifier:
+        """The shared classifier, on paths as seen from site-packages where they are there
+        (built when a rule asks: an ``unused`` package needs none)."""
+        files = self.record.files
+        return Classifier(self.record.name, (_site_relative(p) or p for p in files), "")
 
     def removable(self, member: str) -> bool:
         return self._classifier.removable(_site_relative(member) or member)
